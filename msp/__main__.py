@@ -1,0 +1,3 @@
+from msp._cli import main
+
+main()

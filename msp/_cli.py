@@ -1,0 +1,600 @@
+"""The ``msp`` command line.
+
+Kept light on purpose: only typer is imported at start-up; each command imports what it uses.
+Errors print what was wrong and what to do, exit non-zero, and show a traceback only under
+``--debug``. Every command takes ``--json`` and then prints exactly one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from ._config import Project
+    from ._session import Recorded, SessionManager
+    from ._sqlite import SqliteStore
+
+app = typer.Typer(
+    name="msp",
+    help="Keep your work sessions and fan them out to the tools your team uses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Show, check and change configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+_state: dict[str, Any] = {"debug": False}
+
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
+DryRunOpt = typer.Option(False, "--dry-run", help="Print the actions it would plan; store nothing.")
+
+
+class Context:
+    """What a command needs, opened on first use."""
+
+    def __init__(self, source: str = "cli") -> None:
+        self._project: Project | None = None
+        self._store: SqliteStore | None = None
+        self._manager: SessionManager | None = None
+        self.source = source
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            from ._config import open_project
+            from ._logging import configure
+
+            project = open_project()
+            assert project is not None
+            self._project = project
+            configure(project.logs_dir, project.config.logging.level)
+        return self._project
+
+    @property
+    def store(self) -> SqliteStore:
+        if self._store is None:
+            from ._sqlite import SqliteStore
+
+            self._store = SqliteStore(self.project.db_path, synchronous=self.project.config.store.synchronous)
+        return self._store
+
+    @property
+    def manager(self) -> SessionManager:
+        if self._manager is None:
+            from ._session import SessionManager
+
+            project = self.project
+            self._manager = SessionManager(
+                self.store,
+                self.plugins(),
+                default_project=project.name,
+                source="cli",
+                timeout_hours=project.config.session.timeout_hours,
+            )
+        return self._manager
+
+    def plugins(self, only: list[str] | None = None) -> Any:
+        config = self.project.config
+        if not config.integrations and only is None:
+            return None
+        from ._logging import get_log
+        from ._plugins import build_host
+
+        host = build_host(
+            config.integrations,
+            hook_timeout_ms=config.plugins.hook_timeout_ms,
+            only=only,
+            cache_dir=self.project.cache_dir,
+        )
+        for broken in host.broken:
+            get_log().warning(f"integration {broken.name!r} is not loaded: {broken.error}")
+        return host
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    elif text:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -> None:
+    """Run a command body with the error policy every command shares."""
+    from ._errors import MspError
+
+    ctx = Context()
+    code = 0
+    try:
+        data, text = body(ctx)
+        _emit(as_json, data, text)
+    except MspError as exc:
+        code = exc.exit_code
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        if as_json:
+            _emit(True, {"ok": False, "error": exc.to_dict()}, "")
+        else:
+            print(f"error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"  hint: {exc.hint}", file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # the last line of defence: say so, keep the traceback for --debug
+        code = 70
+        if _state["debug"]:
+            raise
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        if as_json:
+            _emit(True, {"ok": False, "error": {"code": "INTERNAL", "message": message,
+                                                  "hint": "run again with --debug and report it"}}, "")
+        else:
+            print(f"error: {message}\n  hint: run again with --debug for the traceback", file=sys.stderr)
+    finally:
+        ctx.close()
+    if code:
+        raise typer.Exit(code)
+
+
+def _progress(raw: str | None) -> int | str | None:
+    """Accept ``40`` or ``40%``; leave anything else for validation to reject clearly."""
+    if raw is None:
+        return None
+    text = raw.strip().removesuffix("%")
+    try:
+        return int(text)
+    except ValueError:
+        from ._errors import InvalidInput
+
+        raise InvalidInput(
+            f"progress {raw!r} is not a whole number", "give a percentage from 0 to 100, e.g. 40"
+        ) from None
+
+
+def _date(raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    from datetime import UTC, timedelta
+
+    from ._errors import InvalidInput
+
+    text = raw.strip()
+    if text.endswith("d") and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(days=int(text[:-1]))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{raw!r} is not a date", "use YYYY-MM-DD, an ISO time, or 7d for 7 days ago") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _after_record(ctx: Context, rec: Recorded) -> None:
+    from ._logging import get_log
+
+    log = get_log()
+    for warning in rec.warnings:
+        log.warning(warning)
+    log.log("info", "recorded", event_id=rec.event.id, type=rec.event.type, session=rec.event.session_id,
+            actions=len(rec.planned.actions))
+
+
+def _record_text(rec: Recorded, what: str) -> str:
+    if rec.dry_run:
+        lines = [f"dry run: would record {what}; nothing stored."]
+        if not rec.planned.objects:
+            lines.append("No integration would plan an action.")
+        for action in rec.planned.objects:
+            lines.append(f"--- {action.integration}: {action.kind}")
+            shown = action.model_dump(mode="json", by_alias=True, exclude={"integration", "idempotency_key", "kind"})
+            lines.append(json.dumps(shown, ensure_ascii=False, indent=2))
+        return "\n".join(lines)
+    suffix = f" ({len(rec.planned.actions)} action(s) queued)" if rec.planned.actions else ""
+    return f"{what}{suffix}"
+
+
+def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded],
+               describe: Callable[[Recorded], str]) -> None:
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        rec = act(ctx.manager)
+        if not rec.dry_run:
+            _after_record(ctx, rec)
+        return rec.to_dict(), _record_text(rec, describe(rec))
+
+    _run(as_json, body)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logging."),
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def init(as_json: bool = JsonOpt) -> None:
+    """Create .msp/ here with a commented config.toml."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._config import init_project
+
+        msp_dir, created = init_project(Path.cwd())
+        ctx.store  # noqa: B018 - creates the database and its schema now
+        verb = "Created" if created else "Already set up:"
+        return {"ok": True, "msp_dir": str(msp_dir), "created": created}, f"{verb} {msp_dir}"
+
+    _run(as_json, body)
+
+
+@app.command()
+def start(
+    project: Optional[str] = typer.Option(None, "--project", "-p", help="Project name."),  # noqa: UP045
+    goal: Optional[str] = typer.Option(None, "--goal", "-g", help="What this session is for."),  # noqa: UP045
+    progress: Optional[str] = typer.Option(None, "--progress", help="Progress at start, 0-100."),  # noqa: UP045
+    issue: Optional[str] = typer.Option(None, "--issue", help="Issue key, e.g. ENG-123."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Start a work session."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
+                          dry_run=dry_run),
+        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%",
+    )
+
+
+@app.command()
+def update(
+    text: str = typer.Argument(..., help="What happened."),
+    progress: Optional[str] = typer.Argument(None, help="Percent complete, 0-100."),  # noqa: UP045
+    tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeat for more."),
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record progress."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
+        lambda r: "Recorded update"
+        + (f" at {r.event.data['progress']}%" if r.event.data["progress"] is not None else ""),
+    )
+
+
+@app.command()
+def decide(
+    text: str = typer.Argument(..., help="What was decided."),
+    rationale: Optional[str] = typer.Option(None, "--rationale", "-r", help="Why."),  # noqa: UP045
+    alternative: list[str] = typer.Option([], "--alternative", "-a", help="An option not taken; repeat."),
+    impact: Optional[str] = typer.Option(None, "--impact", help="low, medium or high."),  # noqa: UP045
+    category: Optional[str] = typer.Option(None, "--category", "-c", help="e.g. architecture."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record a decision."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.decide({"text": text, "rationale": rationale, "alternatives": alternative,
+                            "impact": impact, "category": category}, dry_run=dry_run),
+        lambda r: f"Recorded decision {r.event.data['id']}",
+    )
+
+
+@app.command()
+def entity(
+    name: str = typer.Argument(..., help="The entity's name."),
+    type_: Optional[str] = typer.Option(None, "--type", help="e.g. module, service, table."),  # noqa: UP045
+    path: Optional[str] = typer.Option(None, "--path", help="Where it lives."),  # noqa: UP045
+    description: Optional[str] = typer.Option(None, "--description", "-d", help="What it is."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Record an entity you created or touched."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.entity({"name": name, "type": type_, "path": path, "description": description}, dry_run=dry_run),
+        lambda r: f"Recorded entity {r.event.data['id']}",
+    )
+
+
+@app.command()
+def block(
+    text: str = typer.Argument(..., help="What blocks you."),
+    category: Optional[str] = typer.Option(None, "--category", help="technical, external or resource."),  # noqa: UP045
+    severity: Optional[str] = typer.Option(None, "--severity", help="low, medium or high."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Raise a blocker."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.block({"text": text, "category": category, "severity": severity}, dry_run=dry_run),
+        lambda r: f"Raised blocker {r.event.data['id']}",
+    )
+
+
+@app.command()
+def resolve(
+    blocker: str = typer.Argument(..., metavar="ID-OR-UNIQUE-TEXT", help="Blocker id, id prefix or unique text."),
+    solution: Optional[str] = typer.Option(None, "--solution", "-s", help="How it was resolved."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Resolve an open blocker."""
+    _recording(
+        as_json, dry_run,
+        lambda m: m.resolve({"blocker": blocker, "solution": solution}, dry_run=dry_run),
+        lambda r: f"Resolved blocker {r.event.data['blocker_id']}",
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+@app.command()
+def end(
+    summary: Optional[str] = typer.Option(None, "--summary", "-s", help="What the session achieved."),  # noqa: UP045
+    progress: Optional[str] = typer.Option(None, "--progress", help="Final progress, 0-100."),  # noqa: UP045
+    dry_run: bool = DryRunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """End the active session; prints its duration and progress delta."""
+
+    def describe(rec: Recorded) -> str:
+        row = rec.session
+        assert row is not None
+        seconds = (rec.event.at - row.started_at).total_seconds()
+        delta = row.progress - row.start_progress
+        return (f"Closed session {row.id} after {_duration(seconds)}; progress {row.start_progress}% -> "
+                f"{row.progress}% ({delta:+d})")
+
+    def act(m: SessionManager) -> Recorded:
+        return m.end({"summary": summary, "progress": _progress(progress)}, dry_run=dry_run)
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        rec = act(ctx.manager)
+        if not rec.dry_run:
+            _after_record(ctx, rec)
+        data = rec.to_dict()
+        row = rec.session
+        if row is not None:
+            data["duration_seconds"] = (rec.event.at - row.started_at).total_seconds()
+            data["progress_delta"] = row.progress - row.start_progress
+        return data, _record_text(rec, describe(rec))
+
+    _run(as_json, body)
+
+
+@app.command()
+def status(as_json: bool = JsonOpt) -> None:
+    """Show the active session."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from datetime import UTC
+
+        session = None
+        with ctx.store.read() as tx:
+            rows = tx.active_sessions()
+            if rows:
+                session = tx.load_session(rows[-1].id)
+        queue = _queue_counts(ctx)
+        if session is None:
+            return {"ok": True, "active": None, "queue": queue}, "No active session. Start one with `msp start`."
+        now = datetime.now(UTC)
+        data = {"ok": True, "active": session.model_dump(mode="json"), "queue": queue,
+                "duration_seconds": session.duration_seconds(now)}
+        lines = [
+            f"Session {session.id} ({session.project}), active for {_duration(session.duration_seconds(now))}",
+            f"Progress {session.start_progress}% -> {session.progress}%",
+            f"{len(session.updates)} updates, {len(session.decisions)} decisions, "
+            f"{len(session.entities)} entities, {len(session.open_blockers)} open blockers",
+        ]
+        if session.goal:
+            lines.insert(1, f"Goal: {session.goal}")
+        if queue:
+            lines.append("Queue: " + ", ".join(f"{k} {v}" for k, v in sorted(queue.items())))
+        return data, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+def _queue_counts(ctx: Context) -> dict[str, int]:
+    rows = ctx.store.connection().execute("SELECT status, count(*) FROM actions GROUP BY status").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+@app.command()
+def sessions(
+    project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
+    since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD, ISO time, or 7d."),  # noqa: UP045
+    limit: int = typer.Option(20, "--limit", "-n", min=1),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List sessions, newest first."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._session import _row_dict
+
+        rows = ctx.manager.sessions(project, _date(since), limit)
+        lines = [
+            f"{r.id}  {r.status:<6}  {r.project}  {r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
+            for r in rows
+        ] or ["No sessions."]
+        return {"ok": True, "sessions": [_row_dict(r) for r in rows]}, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+@app.command()
+def show(
+    session: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show one session in full."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        s = ctx.manager.get(session)
+        lines = [f"Session {s.id} ({s.project}) {s.status}", f"Progress {s.start_progress}% -> {s.progress}%"]
+        if s.goal:
+            lines.append(f"Goal: {s.goal}")
+        for u in s.updates:
+            lines.append(f"  update   {u.text}" + (f" [{u.progress}%]" if u.progress is not None else ""))
+        for d in s.decisions:
+            lines.append(f"  decision {d.id}: {d.text}" + (f" (why: {d.rationale})" if d.rationale else ""))
+        for e in s.entities:
+            lines.append(f"  entity   {e.id}: {e.name}")
+        for b in s.blockers:
+            state = "open" if b.is_open else f"resolved: {b.solution or ''}"
+            lines.append(f"  blocker  {b.id}: {b.text} ({state})")
+        if s.summary:
+            lines.append(f"Summary: {s.summary}")
+        return {"ok": True, "session": s.model_dump(mode="json")}, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+@app.command()
+def context(
+    format_: str = typer.Option("ai", "--format", "-f", help="ai, markdown or json."),
+    days: int = typer.Option(7, "--days", min=1),
+    project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """The recall view to paste into an AI assistant."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from datetime import UTC
+
+        from ._context import build_context, render_ai, render_markdown
+        from ._errors import InvalidInput
+
+        if format_ not in ("ai", "markdown", "json"):
+            raise InvalidInput(f"format {format_!r} is not known", "use ai, markdown or json")
+        data = build_context(ctx.store, project or ctx.project.name, days, datetime.now(UTC))
+        if format_ == "json" or as_json:
+            return {"ok": True, "context": data}, json.dumps(data, indent=2, ensure_ascii=False)
+        text = render_ai(data) if format_ == "ai" else render_markdown(data)
+        return {"ok": True, "context": data}, text
+
+    _run(as_json, body)
+
+
+@app.command()
+def recover(
+    session: Optional[str] = typer.Argument(None, help="The session to recover."),  # noqa: UP045
+    list_: bool = typer.Option(False, "--list", help="List sessions left active."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the session."),
+    close: bool = typer.Option(False, "--close", help="Close it at its last recorded moment."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Sessions left active by a crash or older than the configured timeout."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._errors import InvalidInput
+        from ._session import _row_dict
+
+        if list_ or session is None:
+            if resume or close:
+                raise InvalidInput("--resume and --close need a SESSION", "see `msp recover --list`")
+            rows = ctx.manager.stale()
+            listing = [{**_row_dict(r), "stale": stale} for r, stale in rows]
+            lines = [f"{r.id}  {r.project}  last activity {r.last_at:%Y-%m-%d %H:%M} UTC"
+                     + ("  (older than the timeout)" if stale else "") for r, stale in rows]
+            return {"ok": True, "sessions": listing}, "\n".join(lines) or "No sessions are left active."
+        if resume == close:
+            raise InvalidInput("choose one of --resume or --close", f"e.g. `msp recover {session} --close`")
+        rec = ctx.manager.recover(session, close=close)
+        _after_record(ctx, rec)
+        verb = "Closed" if close else "Resumed"
+        return rec.to_dict(), f"{verb} session {rec.event.session_id}"
+
+    _run(as_json, body)
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show(as_json: bool = JsonOpt) -> None:
+    """Print the effective configuration."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._logging import redact
+
+        data = redact(ctx.project.config.model_dump(mode="json"))
+        lines = [f"# {ctx.project.config_path}"]
+        for section, values in data.items():
+            if section == "integrations":
+                for name, table in values.items():
+                    lines.append(f"\n[integrations.{name}]")
+                    lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+                continue
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        return {"ok": True, "config": data, "path": str(ctx.project.config_path)}, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+@config_app.command("validate")
+def config_validate(as_json: bool = JsonOpt) -> None:
+    """Check the config, including each integration's section against its schema."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._errors import ConfigError
+        from ._plugins import build_host
+
+        project = ctx.project  # parses and checks the core keys
+        host = build_host(project.config.integrations, hook_timeout_ms=project.config.plugins.hook_timeout_ms)
+        problems = [f"integrations.{b.name}: {b.error}" for b in host.broken]
+        if problems:
+            raise ConfigError("; ".join(problems), "fix the keys named above in " + str(project.config_path))
+        names = sorted(host.integrations)
+        text = f"{project.config_path}: ok" + (f" (integrations: {', '.join(names)})" if names else "")
+        return {"ok": True, "path": str(project.config_path), "integrations": names}, text
+
+    _run(as_json, body)
+
+
+@config_app.command("set")
+def config_set(
+    key: str = typer.Argument(..., help="section.key, e.g. dispatch.mode"),
+    value: str = typer.Argument(..., help="A TOML value: true, 12, \"text\" (bare text is a string)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set a key in the project's config.toml, keeping its comments."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._config import set_value
+
+        stored = set_value(ctx.project, key, value)
+        return {"ok": True, "key": key, "value": stored}, f"{key} = {json.dumps(stored)}"
+
+    _run(as_json, body)
+
+
+def main() -> None:
+    app()
+
+
+# Command groups live in their own modules; importing them registers their commands on `app`.
+# They import only typer and msp's light modules at import time.
+from . import _cli_dispatch, _cli_mcp, _cli_plugins  # noqa: E402, F401

@@ -1,0 +1,3 @@
+"""CLI commands for the mcp part of msp, registered on the main app at import."""
+
+from __future__ import annotations

@@ -1,0 +1,320 @@
+"""Finding the project, and reading, validating and changing its TOML config.
+
+Layers, later ones winning: built-in defaults, the user config (``MSP_USER_CONFIG`` or the
+platform config dir), the project's ``.msp/config.toml``, then ``MSP_<SECTION>_<KEY>``
+environment variables for the core keys (for example ``MSP_DISPATCH_MODE=manual``).
+Each file is validated on its own, so an error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import ConfigError, ProjectNotFound
+
+MSP_DIR_NAME = ".msp"
+ENV_DIR = "MSP_DIR"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectConfig(_Section):
+    name: str | None = Field(None, description="Project name; default: the directory's name.")
+
+
+class SessionConfig(_Section):
+    timeout_hours: float = Field(
+        12.0, gt=0, description="Active sessions older than this are offered to `msp recover`."
+    )
+
+
+class StoreConfig(_Section):
+    synchronous: Literal["normal", "full"] = Field(
+        "full", description="SQLite durability: full survives power loss, normal survives a process crash."
+    )
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "warning"
+
+
+class PluginsConfig(_Section):
+    hook_timeout_ms: int = Field(1000, gt=0, description="Budget for one hook call.")
+
+
+class DispatchConfig(_Section):
+    mode: Literal["background", "inline", "manual"] = "background"
+    inline_timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    max_age_hours: float = Field(72.0, gt=0)
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_cap_s: float = Field(300.0, gt=0)
+    lease_s: float = Field(60.0, gt=0)
+    concurrency: int = Field(8, ge=1)
+    timeout_s: float = Field(10.0, gt=0, description="Per-request timeout for http and graphql.")
+
+
+class MspConfig(_Section):
+    project: ProjectConfig = Field(default_factory=ProjectConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    integrations: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project's state lives."""
+
+    root: Path
+    msp_dir: Path
+    config: MspConfig
+
+    @property
+    def db_path(self) -> Path:
+        return self.msp_dir / "msp.db"
+
+    @property
+    def config_path(self) -> Path:
+        return self.msp_dir / "config.toml"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.msp_dir / "logs"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.msp_dir / "cache"
+
+    @property
+    def name(self) -> str:
+        return self.config.project.name or self.root.name or "default"
+
+
+def find_msp_dir(start: Path | None = None) -> Path | None:
+    """``$MSP_DIR`` if set, else the nearest ``.msp/`` walking up from ``start``."""
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / MSP_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def user_config_path() -> Path:
+    env = os.environ.get("MSP_USER_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    if xdg:
+        return Path(xdg) / "msp" / "config.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("msp")) / "config.toml"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", "check the file's permissions") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}",
+            "fix that line (TOML strings need quotes; tables look like [section])",
+        ) from exc
+
+
+def describe_validation(exc: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        where = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "value"
+        if err["type"] == "extra_forbidden":
+            out.append(f"{where}: unknown key")
+        else:
+            out.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+    return out
+
+
+def _check_layer(data: dict[str, Any], origin: str) -> None:
+    try:
+        MspConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = describe_validation(exc)
+        raise ConfigError(
+            f"{origin}: " + "; ".join(problems),
+            "see `msp config show` for the valid keys, or fix it with `msp config set KEY VALUE`",
+        ) from exc
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_layer() -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for section_name, field in MspConfig.model_fields.items():
+        model = field.annotation
+        if not isinstance(model, type) or not issubclass(model, BaseModel):
+            continue
+        for key in model.model_fields:
+            value = os.environ.get(f"MSP_{section_name}_{key}".upper())
+            if value is not None:
+                layer.setdefault(section_name, {})[key] = value
+    return layer
+
+
+def load_config(msp_dir: Path | None) -> MspConfig:
+    user_path = user_config_path()
+    user = read_toml(user_path)
+    _check_layer(user, str(user_path))
+    merged = user
+    if msp_dir is not None:
+        project_path = msp_dir / "config.toml"
+        project = read_toml(project_path)
+        _check_layer(project, str(project_path))
+        merged = _deep_merge(merged, project)
+    env = _env_layer()
+    if env:
+        merged = _deep_merge(merged, env)
+    try:
+        return MspConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(
+            "environment: " + "; ".join(describe_validation(exc)),
+            "fix or unset the MSP_* environment variable named above",
+        ) from exc
+
+
+def open_project(start: Path | None = None, *, required: bool = True) -> Project | None:
+    msp_dir = find_msp_dir(start)
+    if msp_dir is None or not msp_dir.is_dir():
+        if required:
+            raise ProjectNotFound(
+                "no .msp/ folder here or in any parent folder",
+                "run `msp init` in your project's root folder (or set MSP_DIR)",
+            )
+        return None
+    config = load_config(msp_dir)
+    root = msp_dir.parent
+    return Project(root=root, msp_dir=msp_dir, config=config)
+
+
+CONFIG_TEMPLATE = """\
+# msp project configuration. Every key is optional; the defaults are shown commented out.
+# `msp config show` prints the effective config; `msp config validate` checks it.
+
+[project]
+# name = "{name}"            # default: this folder's name
+
+[session]
+# timeout_hours = 12          # active sessions older than this show in `msp recover --list`
+
+[store]
+# synchronous = "full"        # "full" survives power loss; "normal" survives a process crash
+
+[logging]
+# level = "warning"           # JSON lines in .msp/logs/ at this level; secrets are redacted
+
+[dispatch]
+# mode = "background"         # "background", "inline" (wait up to inline_timeout_s) or "manual"
+# max_attempts = 8
+# backoff_base_s = 1.0
+# backoff_cap_s = 300.0
+
+# Integrations: one table each. Secrets are named, never written here:
+# [integrations.webhook]
+# url = "https://example.com/hooks/msp"
+# signing_secret_env = "MSP_WEBHOOK_SECRET"
+#
+# [integrations.obsidian]
+# vault = "~/Notes"
+#
+# [integrations.linear]
+# token_env = "LINEAR_API_KEY"
+# hold = true                 # park actions until `msp queue approve`
+"""
+
+
+def init_project(root: Path) -> tuple[Path, bool]:
+    """Create ``.msp/`` with a commented config. Returns (dir, created)."""
+    msp_dir = root / MSP_DIR_NAME
+    created = not msp_dir.exists()
+    msp_dir.mkdir(parents=True, exist_ok=True)
+    config_path = msp_dir / "config.toml"
+    if not config_path.exists():
+        config_path.write_text(CONFIG_TEMPLATE.format(name=root.name), encoding="utf-8")
+    gitignore = msp_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("msp.db*\nlogs/\ncache/\n", encoding="utf-8")
+    return msp_dir, created
+
+
+def parse_value(raw: str) -> Any:
+    """A command-line value as TOML would read it (``true``, ``12``, ``"x"``), else a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def set_value(project: Project, key: str, raw: str) -> Any:
+    """Set ``section.key`` (or ``integrations.NAME.key``) in the project's config.toml,
+    keeping its comments, after checking the result is valid."""
+    import tomlkit
+
+    parts = key.split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
+    value = parse_value(raw)
+    path = project.config_path
+    try:
+        doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
+    except Exception as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file first") from exc
+    table: Any = doc
+    for part in parts[:-1]:
+        if part not in table:
+            table[part] = tomlkit.table()
+        table = table[part]
+        if not isinstance(table, dict):
+            raise ConfigError(f"{key!r}: {part!r} is not a table", "choose a key inside a [section]")
+    table[parts[-1]] = value
+    candidate = tomllib.loads(tomlkit.dumps(doc))
+    _check_layer(candidate, f"{path} (after setting {key})")
+    if parts[0] == "integrations":
+        _check_integration_sections(candidate.get("integrations", {}))
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    os.replace(tmp, path)
+    return value
+
+
+def _check_integration_sections(sections: dict[str, Any]) -> None:
+    for name, section in sections.items():
+        if not isinstance(section, dict):
+            raise ConfigError(f"integrations.{name} must be a table", f"write it as [integrations.{name}]")

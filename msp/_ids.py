@@ -1,0 +1,35 @@
+"""Identifiers that sort by time, read well, and don't collide across machines."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def _b32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_event_id(now_ms: int | None = None) -> str:
+    """A ULID-shaped id: 48 bits of milliseconds then 80 random bits, 26 characters."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    return _b32(ms, 10) + _b32(rand, 16)
+
+
+def new_session_id(at: datetime) -> str:
+    """``YYYYMMDD-HHMMSS-xxxxxx``: readable, sorts by start time, 30 random bits per second."""
+    stamp = at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{_b32(int.from_bytes(os.urandom(4), 'big') >> 2, 6)}"
+
+
+def short_item_id(prefix: str) -> str:
+    """Ids for decisions, entities and blockers: a letter and 8 random characters."""
+    return f"{prefix}-{_b32(int.from_bytes(os.urandom(5), 'big'), 8)}"

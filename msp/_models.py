@@ -1,0 +1,253 @@
+"""What a session is made of: validated inputs, stored events, and the views built from them.
+
+The input models are the one source of truth for validation: the CLI, the Python API and the
+MCP server all validate through them, and the MCP tool schemas are generated from them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: The documented limit for any one piece of text (an update, a decision, a name...).
+MAX_TEXT_CHARS = 65_536
+#: Short labels: project names, tags, categories, issue keys.
+MAX_LABEL_CHARS = 200
+
+
+def _not_blank(value: str) -> str:
+    # Kept exactly as typed: only rejected when there is nothing but whitespace.
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)]
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_not_blank)]
+OptionalText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None
+Progress = Annotated[int, Field(ge=0, le=100, description="Percent complete, 0 to 100.")]
+Impact = Literal["low", "medium", "high"]
+Severity = Literal["low", "medium", "high"]
+BlockerCategory = Literal["technical", "external", "resource"]
+Source = Literal["cli", "mcp", "api"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartInput(_Input):
+    """Start a work session."""
+
+    project: Label | None = Field(
+        None, description="Project name; defaults to config, then to the directory's name."
+    )
+    goal: OptionalText = Field(None, description="What this session is meant to achieve.")
+    progress: Progress | None = Field(
+        None, description="Progress at start; defaults to where the project's last session ended."
+    )
+    issue: Label | None = Field(None, description="Issue key this session works on, e.g. ENG-123.")
+
+
+class UpdateInput(_Input):
+    """Record progress."""
+
+    text: Text = Field(description="What happened.")
+    progress: Progress | None = Field(None, description="Percent complete after this update.")
+    tags: list[Label] = Field(default_factory=list, description="Free-form tags.")
+
+
+class DecisionInput(_Input):
+    """Record a decision."""
+
+    text: Text = Field(description="What was decided.")
+    rationale: OptionalText = Field(None, description="Why.")
+    alternatives: list[Text] = Field(default_factory=list, description="Options considered and not taken.")
+    impact: Impact | None = Field(None, description="low, medium or high.")
+    category: Label | None = Field(None, description="e.g. architecture, tooling.")
+
+
+class EntityInput(_Input):
+    """Record something created or touched: a module, a service, a table."""
+
+    name: Text = Field(description="The entity's name.")
+    type: Label | None = Field(None, description="e.g. module, service, table.")
+    path: OptionalText = Field(None, description="Where it lives.")
+    description: OptionalText = Field(None, description="What it is.")
+
+
+class BlockerInput(_Input):
+    """Raise a blocker."""
+
+    text: Text = Field(description="What blocks progress.")
+    category: BlockerCategory | None = Field(None, description="technical, external or resource.")
+    severity: Severity | None = Field(None, description="low, medium or high.")
+
+
+class ResolveInput(_Input):
+    """Resolve an open blocker by its id (or a unique prefix) or by text that only it contains."""
+
+    blocker: Text = Field(description="Blocker id, unique id prefix, or unique text.")
+    solution: OptionalText = Field(None, description="How it was resolved.")
+
+
+class EndInput(_Input):
+    """End the active session."""
+
+    summary: OptionalText = Field(None, description="What the session achieved.")
+    progress: Progress | None = Field(None, description="Final progress; defaults to the last recorded.")
+
+
+# --- events ------------------------------------------------------------------------------
+
+EventType = Literal[
+    "session_started",
+    "progress_updated",
+    "decision_recorded",
+    "entity_recorded",
+    "blocker_raised",
+    "blocker_resolved",
+    "session_resumed",
+    "session_closed",
+]
+
+
+#: The hook each event type fires.
+HOOKS_BY_EVENT: dict[str, str] = {
+    "session_started": "msp_session_start",
+    "progress_updated": "msp_update",
+    "decision_recorded": "msp_decision",
+    "entity_recorded": "msp_entity",
+    "blocker_raised": "msp_blocker",
+    "blocker_resolved": "msp_blocker",
+    "session_closed": "msp_session_close",
+}
+
+
+def format_time(at: datetime) -> str:
+    """Fixed-format ISO-8601 UTC with microseconds, so strings sort like the times."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One immutable moment. ``data`` holds the validated item as plain JSON values."""
+
+    id: str
+    type: EventType
+    session_id: str
+    project: str
+    at: datetime
+    source: Source
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "type": self.type,
+            "session_id": self.session_id,
+            "project": self.project,
+            "at": format_time(self.at),
+            "source": self.source,
+            "data": self.data,
+        }
+
+    def data_json(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+# --- views (projections of events) -------------------------------------------------------
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Update(_View):
+    id: str
+    at: datetime
+    text: str
+    progress: int | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Decision(_View):
+    id: str
+    at: datetime
+    text: str
+    rationale: str | None = None
+    alternatives: list[str] = Field(default_factory=list)
+    impact: str | None = None
+    category: str | None = None
+
+
+class Entity(_View):
+    id: str
+    at: datetime
+    name: str
+    type: str | None = None
+    path: str | None = None
+    description: str | None = None
+
+
+class Blocker(_View):
+    id: str
+    at: datetime
+    text: str
+    category: str | None = None
+    severity: str | None = None
+    session_id: str
+    resolved_at: datetime | None = None
+    solution: str | None = None
+    resolved_in: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+
+class Session(_View):
+    """A session as it stands: what every hook receives as ``session``."""
+
+    id: str
+    project: str
+    status: Literal["active", "closed"]
+    goal: str | None = None
+    issue: str | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    last_event_at: datetime
+    start_progress: int
+    progress: int
+    summary: str | None = None
+    close_reason: str | None = None
+    source: str = "cli"
+    updates: list[Update] = Field(default_factory=list)
+    decisions: list[Decision] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    blockers: list[Blocker] = Field(default_factory=list)
+    resolved_elsewhere: list[Blocker] = Field(
+        default_factory=list, description="Blockers of earlier sessions resolved in this one."
+    )
+
+    @property
+    def open_blockers(self) -> list[Blocker]:
+        return [b for b in self.blockers if b.is_open]
+
+    @property
+    def progress_delta(self) -> int:
+        return self.progress - self.start_progress
+
+    def duration_seconds(self, now: datetime | None = None) -> float:
+        end = self.ended_at or now or datetime.now(UTC)
+        return max(0.0, (end - self.started_at).total_seconds())

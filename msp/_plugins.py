@@ -1,0 +1,380 @@
+"""The plugin host: loads integrations one by one and calls each hook implementation alone.
+
+Why not ``pm.hook.msp_update(...)``: pluggy stops a hook call at the first implementation that
+raises, and results come back without the name of the plugin that produced them. Walking the
+implementations one at a time lets every result and every error carry its integration's name,
+and gives each integration its own config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from ._actions import ACTION_TYPES, action_adapter, idempotency_key, stamp
+from ._errors import ConfigError, PluginError
+from ._store import HookFailure, PlannedAction, PlanResult
+from .hooks import PROJECT, specs
+
+ENTRY_POINT_GROUP = "msp.integrations"
+#: Keys of an ``[integrations.NAME]`` section that belong to the host, not the integration.
+HOST_KEYS = frozenset(
+    {"enabled", "hold", "use", "concurrency", "rate_per_second", "max_attempts", "hook_timeout_ms"}
+)
+DEFAULT_HOOK_TIMEOUT_MS = 1000
+
+
+class HookTimeout(Exception):
+    pass
+
+
+@dataclass
+class Integration:
+    """An enabled, loaded integration."""
+
+    name: str
+    plugin: object
+    config: dict[str, Any]
+    settings: dict[str, Any]
+    source: str = "entry point"
+
+    @property
+    def hold(self) -> bool:
+        return bool(self.settings.get("hold", False))
+
+
+@dataclass(frozen=True)
+class BrokenIntegration:
+    name: str
+    error: str
+
+
+def split_section(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate the host's keys from the integration's own config."""
+    own = {k: v for k, v in section.items() if k not in HOST_KEYS}
+    host = {k: v for k, v in section.items() if k in HOST_KEYS}
+    return own, host
+
+
+def config_errors(schema: Mapping[str, Any], config: Mapping[str, Any], prefix: str) -> list[str]:
+    """Every JSON Schema violation, each naming its key path and the reason."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = []
+    for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in [prefix, *err.absolute_path])
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            errors.append(f"{path}: unknown key(s) {', '.join(extra)}")
+        elif err.validator == "required":
+            errors.append(f"{path}: {err.message}")
+        else:
+            errors.append(f"{path}: {err.message}")
+    return errors
+
+
+def _allowlist() -> set[str] | None:
+    raw = os.environ.get("MSP_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {n.strip() for n in raw.split(",") if n.strip()}
+
+
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+class PluginHost:
+    """Loaded integrations and the calls into them."""
+
+    def __init__(self, hook_timeout_ms: int = DEFAULT_HOOK_TIMEOUT_MS) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(specs)
+        self.integrations: dict[str, Integration] = {}
+        self.broken: list[BrokenIntegration] = []
+        self.hook_timeout_ms = hook_timeout_ms
+        self._by_plugin: dict[int, str] = {}
+
+    # --- loading -------------------------------------------------------------------------
+
+    def add(self, name: str, plugin: object, section: Mapping[str, Any], *, source: str = "entry point",
+            validate: bool = True) -> Integration | None:
+        """Register one integration. Errors are recorded as broken, never raised."""
+        own, host = split_section(section)
+        try:
+            factory = getattr(plugin, "create_integration", None)
+            if callable(factory):
+                plugin = factory(name, own)
+            schema = getattr(plugin, "config_schema", None)
+            if validate and schema is not None:
+                problems = config_errors(schema, own, f"integrations.{name}")
+                if problems:
+                    raise ConfigError("; ".join(problems))
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except Exception as exc:  # a broken plugin must never stop the host
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            self.broken.append(BrokenIntegration(name, _describe(exc)))
+            return None
+        integration = Integration(name, plugin, own, host, source)
+        if not self._initialize(integration):
+            self.pm.unregister(plugin)
+            return None
+        self.integrations[name] = integration
+        self._by_plugin[id(plugin)] = name
+        return integration
+
+    def _initialize(self, integration: Integration) -> bool:
+        impl = self._impl_for("msp_initialize", integration.name)
+        if impl is None:
+            return True
+        try:
+            result = self._call(impl, {"config": integration.config})
+        except Exception as exc:
+            self.broken.append(BrokenIntegration(integration.name, f"msp_initialize: {_describe(exc)}"))
+            return False
+        if result is False:
+            self.broken.append(BrokenIntegration(integration.name, "msp_initialize returned False (disabled)"))
+            return False
+        return True
+
+    def _impl_for(self, hook: str, name: str) -> pluggy.HookImpl | None:
+        plugin = self.pm.get_plugin(name)
+        impls: list[pluggy.HookImpl] = getattr(self.pm.hook, hook).get_hookimpls()
+        return next((impl for impl in impls if impl.plugin is plugin), None)
+
+    # --- calling -------------------------------------------------------------------------
+
+    def has_impls(self, hook: str) -> bool:
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
+    def _call(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> Any:
+        args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+        missing = [n for n in impl.argnames if n not in kwargs]
+        if missing:
+            raise TypeError(f"asks for unknown argument(s) {', '.join(missing)}")
+        timeout_ms = self.hook_timeout_ms
+        name = self._by_plugin.get(id(impl.plugin))
+        if name and name in self.integrations:
+            timeout_ms = int(self.integrations[name].settings.get("hook_timeout_ms", timeout_ms))
+        return _call_with_timeout(impl.function, args, timeout_ms / 1000)
+
+    def plan(
+        self,
+        hook: str,
+        event_id: str,
+        session_id: str | None,
+        kwargs: Mapping[str, Any],
+        only: Iterable[str] | None = None,
+    ) -> PlanResult:
+        """Call every implementation of ``hook`` alone and collect attributed actions."""
+        result = PlanResult()
+        wanted = set(only) if only is not None else None
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            name = self._by_plugin.get(id(impl.plugin))
+            if name is None or (wanted is not None and name not in wanted):
+                continue
+            integration = self.integrations[name]
+            try:
+                raw = self._call(impl, {**kwargs, "config": integration.config})
+                actions = normalise(raw)
+            except Exception as exc:
+                result.failures.append(HookFailure(event_id, name, hook, _describe(exc)))
+                continue
+            for position, action in enumerate(actions):
+                key = idempotency_key(event_id, name, position)
+                stamped = stamp(action, name, key)
+                result.objects.append(stamped)
+                result.actions.append(
+                    PlannedAction(
+                        idempotency_key=key,
+                        event_id=event_id,
+                        integration=name,
+                        position=position,
+                        kind=stamped.kind,
+                        session_id=session_id,
+                        payload=stamped.model_dump(mode="json", by_alias=True),
+                        held=integration.hold,
+                    )
+                )
+        return result
+
+    def export(self, name: str, sessions: list[Any]) -> str | None:
+        impl = self._impl_for("msp_export", name)
+        if impl is None:
+            return None
+        out = self._call(impl, {"sessions": sessions, "config": self.integrations[name].config})
+        if out is not None and not isinstance(out, str):
+            raise PluginError(f"integration {name!r}: msp_export returned {type(out).__name__}, expected str")
+        return out
+
+    def hooks_of(self, name: str) -> list[str]:
+        plugin = self.pm.get_plugin(name)
+        return sorted(c.name for c in self.pm.get_hookcallers(plugin) or []) if plugin else []
+
+
+def normalise(raw: Any) -> list[Any]:
+    """Accept an action, a list of them, or None; anything else is the integration's error."""
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, ACTION_TYPES):
+            out.append(item)
+        elif isinstance(item, dict) and "kind" in item:
+            out.append(action_adapter().validate_python(item))
+        else:
+            where = f"item {i} of the returned list" if items is raw else "the return value"
+            raise TypeError(
+                f"{where} is {type(item).__name__}, expected an action "
+                f"({', '.join(t.__name__ for t in ACTION_TYPES)}), a list of actions, or None"
+            )
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _call_with_timeout(fn: Callable[..., Any], args: Mapping[str, Any], timeout_s: float) -> Any:
+    """Run a hook, interrupting it when it overruns its budget.
+
+    In the main thread a SIGALRM timer raises inside the hook (it costs one syscall, so the
+    common fast path stays fast); elsewhere the overrun is detected after the fact and the
+    hook's result discarded.
+    """
+    use_alarm = (
+        timeout_s > 0
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    start = time.perf_counter()
+    if not use_alarm:
+        result = fn(**args)
+        if timeout_s > 0 and time.perf_counter() - start > timeout_s:
+            raise HookTimeout(f"took {time.perf_counter() - start:.3f}s, over its {timeout_s:.3f}s budget")
+        return result
+
+    def _alarm(signum: int, frame: Any) -> None:
+        raise HookTimeout(f"did not return within its {timeout_s:.3f}s budget")
+
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return fn(**args)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def build_host(
+    integrations_config: Mapping[str, Mapping[str, Any]],
+    *,
+    hook_timeout_ms: int = DEFAULT_HOOK_TIMEOUT_MS,
+    only: Iterable[str] | None = None,
+    extra: Mapping[str, object] | None = None,
+    cache_dir: Path | None = None,
+) -> PluginHost:
+    """Build a host with every enabled integration from config.
+
+    ``only`` restricts loading to those names (replay, doctor); ``extra`` maps names to plugin
+    objects registered directly (tests, the pytest plugin). Only integrations enabled in config
+    are imported; ``MSP_LOAD_PLUGINS`` (comma-separated names) narrows that further.
+    """
+    host = PluginHost(hook_timeout_ms)
+    allow = _allowlist()
+    wanted = set(only) if only is not None else None
+    enabled = {
+        name: section
+        for name, section in integrations_config.items()
+        if section.get("enabled", True)
+        and (allow is None or name in allow)
+        and (wanted is None or name in wanted)
+    }
+    if not enabled:
+        return host
+    eps: dict[str, Any] | None = None
+    seen = _ValidationCache(cache_dir)
+    for name, section in enabled.items():
+        if extra and name in extra:
+            host.add(name, extra[name], section, source="direct")
+            continue
+        use = str(section.get("use") or ("powershell" if "module" in section else name))
+        if eps is None:
+            eps = _entry_points()
+        ep = eps.get(use)
+        if ep is None:
+            host.broken.append(
+                BrokenIntegration(
+                    name,
+                    f"no installed integration provides {use!r} (entry point group {ENTRY_POINT_GROUP}); "
+                    "install its package or fix the section name",
+                )
+            )
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            host.broken.append(BrokenIntegration(name, f"import failed: {_describe(exc)}"))
+            continue
+        digest = seen.digest(name, section, getattr(plugin, "config_schema", None), ep.value)
+        added = host.add(name, plugin, section, source=f"{ep.value}", validate=not seen.ok(digest))
+        if added is not None:
+            seen.mark(digest)
+    seen.save()
+    return host
+
+
+class _ValidationCache:
+    """Remembers config sections that already passed their schema, so the CLI's hot path
+    imports jsonschema only when a section or its plugin changed."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self._path = cache_dir / "validated-config.json" if cache_dir else None
+        self._known: set[str] = set()
+        self._dirty = False
+        if self._path and self._path.exists():
+            try:
+                self._known = set(json.loads(self._path.read_text()))
+            except (OSError, ValueError):
+                self._known = set()
+
+    @staticmethod
+    def digest(name: str, section: Mapping[str, Any], schema: Any, origin: str) -> str:
+        blob = json.dumps([name, section, schema, origin], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def ok(self, digest: str) -> bool:
+        return digest in self._known
+
+    def mark(self, digest: str) -> None:
+        if digest not in self._known:
+            self._known.add(digest)
+            self._dirty = True
+
+    def save(self) -> None:
+        if not (self._path and self._dirty):
+            return
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(sorted(self._known)[-200:]))
+            os.replace(tmp, self._path)
+        except OSError:
+            pass  # a cache; losing it only costs a validation next time

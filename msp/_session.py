@@ -1,0 +1,381 @@
+"""The session manager: every moment takes this one path.
+
+validate (pydantic) -> take the store's write lock -> check the session's state -> build the
+event -> append it -> plan actions through each enabled integration -> commit event, actions
+and hook failures together. ``dry_run`` runs the same path and rolls back.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._errors import (
+    AmbiguousBlocker,
+    BlockerNotFound,
+    InvalidInput,
+    SessionAlreadyActive,
+    SessionNotActive,
+    SessionNotFound,
+)
+from ._ids import new_event_id, new_session_id, short_item_id
+from ._models import (
+    HOOKS_BY_EVENT,
+    BlockerInput,
+    DecisionInput,
+    EndInput,
+    EntityInput,
+    Event,
+    EventType,
+    ResolveInput,
+    Session,
+    Source,
+    StartInput,
+    UpdateInput,
+)
+from ._store import PlanResult, SessionRow, Store, StoreReader, StoreWriter
+
+if TYPE_CHECKING:
+    from ._plugins import PluginHost
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    """Validate input, turning pydantic's errors into one clear :class:`InvalidInput`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "input"
+            shown = err.get("input")
+            if isinstance(shown, str) and len(shown) > 40:
+                shown = f"{len(shown):,} characters"
+            problems.append(f"{loc}: {err['msg'].lower()} (got {shown!r})")
+        raise InvalidInput("; ".join(problems), "fix the value and run the command again") from None
+
+
+@dataclass
+class Recorded:
+    """What a recording command did."""
+
+    event: Event
+    session: SessionRow | None
+    planned: PlanResult = field(default_factory=PlanResult)
+    dry_run: bool = False
+    item: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.planned.warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "dry_run": self.dry_run,
+            "event": self.event.to_dict(),
+            "session": _row_dict(self.session) if self.session else None,
+            "actions": [a.model_dump(mode="json", by_alias=True) for a in self.planned.objects],
+            "warnings": self.warnings,
+        }
+
+
+class _DryRun(Exception):
+    def __init__(self, recorded: Recorded) -> None:
+        self.recorded = recorded
+
+
+def _row_dict(row: SessionRow) -> dict[str, Any]:
+    from ._models import format_time
+
+    return {
+        "id": row.id,
+        "project": row.project,
+        "status": row.status,
+        "goal": row.goal,
+        "issue": row.issue,
+        "started_at": format_time(row.started_at),
+        "ended_at": format_time(row.ended_at) if row.ended_at else None,
+        "start_progress": row.start_progress,
+        "progress": row.progress,
+        "events": row.event_count,
+    }
+
+
+def _item_view(session: Session, event: Event) -> tuple[str, Any]:
+    d = event.data
+    if event.type == "progress_updated":
+        return "update", next(u for u in reversed(session.updates) if u.id == event.id)
+    if event.type == "decision_recorded":
+        return "decision", next(x for x in reversed(session.decisions) if x.id == d["id"])
+    if event.type == "entity_recorded":
+        return "entity", next(x for x in reversed(session.entities) if x.id == d["id"])
+    if event.type in ("blocker_raised", "blocker_resolved"):
+        bid = d["id"] if event.type == "blocker_raised" else d["blocker_id"]
+        found = [b for b in (*session.blockers, *session.resolved_elsewhere) if b.id == bid]
+        return "blocker", found[-1]
+    return "", None
+
+
+class SessionManager:
+    """The Python API over a store and a plugin host."""
+
+    def __init__(
+        self,
+        store: Store,
+        plugins: PluginHost | None = None,
+        *,
+        default_project: str = "default",
+        source: Source = "api",
+        timeout_hours: float = 12.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.plugins = plugins
+        self.default_project = default_project
+        self.source: Source = source
+        self.timeout_hours = timeout_hours
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # --- recording -----------------------------------------------------------------------
+
+    def start(self, data: StartInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, StartInput) else validate(StartInput, data)
+        project = inp.project or self.default_project
+
+        def build(tx: StoreWriter) -> Event:
+            active = tx.active_sessions()
+            if active:
+                current = active[-1]
+                raise SessionAlreadyActive(
+                    f"session {current.id} ({current.project}) is already active since "
+                    f"{current.started_at:%Y-%m-%d %H:%M} UTC",
+                    "end it with `msp end`, or close or resume it with `msp recover`",
+                )
+            if inp.progress is not None:
+                progress = inp.progress
+            else:
+                last = tx.last_session(project)
+                progress = last.progress if last else 0
+            now = self.clock()
+            payload = {
+                "goal": inp.goal,
+                "issue": inp.issue,
+                "progress": progress,
+                "user": _user(),
+                "host": socket.gethostname(),
+            }
+            return self._event("session_started", new_session_id(now), project, now, payload)
+
+        return self._record(build, dry_run)
+
+    def update(self, data: UpdateInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, UpdateInput) else validate(UpdateInput, data)
+        payload = {"text": inp.text, "progress": inp.progress, "tags": list(inp.tags)}
+        return self._record_in_active("progress_updated", payload, dry_run)
+
+    def decide(self, data: DecisionInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, DecisionInput) else validate(DecisionInput, data)
+        payload = {"id": short_item_id("d"), **inp.model_dump()}
+        return self._record_in_active("decision_recorded", payload, dry_run)
+
+    def entity(self, data: EntityInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, EntityInput) else validate(EntityInput, data)
+        payload = {"id": short_item_id("e"), **inp.model_dump()}
+        return self._record_in_active("entity_recorded", payload, dry_run)
+
+    def block(self, data: BlockerInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, BlockerInput) else validate(BlockerInput, data)
+        payload = {"id": short_item_id("b"), **inp.model_dump()}
+        return self._record_in_active("blocker_raised", payload, dry_run)
+
+    def resolve(self, data: ResolveInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, ResolveInput) else validate(ResolveInput, data)
+
+        def build(tx: StoreWriter) -> Event:
+            row = self._require_active(tx)
+            blocker = _match_blocker(tx, row.project, inp.blocker)
+            payload = {"blocker_id": blocker.id, "solution": inp.solution, "raised_in": blocker.session_id}
+            return self._event("blocker_resolved", row.id, row.project, self.clock(), payload)
+
+        return self._record(build, dry_run)
+
+    def end(self, data: EndInput | dict[str, Any] | None = None, *, dry_run: bool = False) -> Recorded:
+        inp = data if isinstance(data, EndInput) else validate(EndInput, data or {})
+        payload = {"summary": inp.summary, "progress": inp.progress, "reason": "ended"}
+        return self._record_in_active("session_closed", payload, dry_run)
+
+    def recover(self, session_id: str, *, close: bool, dry_run: bool = False) -> Recorded:
+        """Close a session left active, or make it the one to continue."""
+
+        def build(tx: StoreWriter) -> Event:
+            row = self._find(tx, session_id)
+            if row.status != "active" and close:
+                raise SessionNotActive(f"session {row.id} is already closed", "nothing to recover")
+            if close:
+                # Closed at its last recorded moment: the time it was really left.
+                at = max(row.last_at, row.started_at)
+                return self._event(
+                    "session_closed", row.id, row.project, at,
+                    {"summary": None, "progress": None, "reason": "recovered"},
+                )
+            others = [s for s in tx.active_sessions() if s.id != row.id]
+            for other in others:
+                raise SessionAlreadyActive(
+                    f"session {other.id} is active; only one session is active at a time",
+                    f"end it first with `msp end`, or `msp recover {other.id} --close`",
+                )
+            return self._event("session_resumed", row.id, row.project, self.clock(), {"was": row.status})
+
+        return self._record(build, dry_run)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def active(self) -> SessionRow | None:
+        with self.store.read() as tx:
+            rows = tx.active_sessions()
+        return rows[-1] if rows else None
+
+    def get(self, session_id: str | None = None) -> Session:
+        with self.store.read() as tx:
+            row = self._require_active(tx) if session_id is None else self._find(tx, session_id)
+            return tx.load_session(row.id)
+
+    def sessions(self, project: str | None = None, since: datetime | None = None,
+                 limit: int | None = 20) -> list[SessionRow]:
+        with self.store.read() as tx:
+            return tx.list_sessions(project, since, limit)
+
+    def stale(self, now: datetime | None = None) -> list[tuple[SessionRow, bool]]:
+        """Active sessions, each with whether it is older than the configured timeout."""
+        now = now or self.clock()
+        limit = timedelta(hours=self.timeout_hours)
+        with self.store.read() as tx:
+            return [(row, now - row.last_at > limit) for row in tx.active_sessions()]
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _event(self, type_: EventType, session_id: str, project: str, at: datetime,
+               data: dict[str, Any]) -> Event:
+        return Event(
+            id=new_event_id(int(at.timestamp() * 1000)),
+            type=type_,
+            session_id=session_id,
+            project=project,
+            at=at,
+            source=self.source,
+            data=data,
+        )
+
+    def _require_active(self, tx: StoreReader) -> SessionRow:
+        rows = tx.active_sessions()
+        if not rows:
+            raise SessionNotActive(
+                "no session is active",
+                "start one with `msp start`, or see `msp recover --list` for sessions left open",
+            )
+        return rows[-1]
+
+    def _find(self, tx: StoreReader, session_id: str) -> SessionRow:
+        row = tx.session_row(session_id)
+        if row is not None:
+            return row
+        matches = tx.find_sessions(session_id) if len(session_id) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise SessionNotFound(
+                f"{session_id!r} matches {len(matches)} sessions: {', '.join(m.id for m in matches)}",
+                "give more of the id",
+            )
+        raise SessionNotFound(f"no session with id {session_id!r}", "list sessions with `msp sessions`")
+
+    def _record_in_active(self, type_: EventType, payload: dict[str, Any], dry_run: bool) -> Recorded:
+        def build(tx: StoreWriter) -> Event:
+            row = self._require_active(tx)
+            return self._event(type_, row.id, row.project, self.clock(), payload)
+
+        return self._record(build, dry_run)
+
+    def _record(self, build: Callable[[StoreWriter], Event], dry_run: bool) -> Recorded:
+        try:
+            with self.store.write() as tx:
+                event = build(tx)
+                seq = tx.append(event)
+                event = Event(**{**event.__dict__, "seq": seq})
+                planned = self._plan(tx, event)
+                tx.add_actions(planned.actions)
+                if planned.failures:
+                    tx.add_hook_failures(planned.failures)
+                recorded = Recorded(event, tx.session_row(event.session_id), planned, dry_run)
+                if dry_run:
+                    raise _DryRun(recorded)
+        except _DryRun as rolled_back:
+            return rolled_back.recorded
+        return recorded
+
+    def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None) -> PlanResult:
+        hook = HOOKS_BY_EVENT.get(event.type)
+        if hook is None or self.plugins is None or not self.plugins.has_impls(hook):
+            return PlanResult()
+        # Replayed events see the session as it stood at that moment, not as it is now.
+        session = tx.load_session(event.session_id, upto_seq=event.seq if only is not None else None)
+        kwargs: dict[str, Any] = {"session": session, "event": event}
+        name, item = _item_view(session, event)
+        if name:
+            kwargs[name] = item
+        if hook == "msp_blocker":
+            kwargs["resolved"] = event.type == "blocker_resolved"
+        return self.plugins.plan(hook, event.id, event.session_id, kwargs, only)
+
+    def replan(self, events: Iterable[Event], integration: str) -> tuple[int, int, list[str]]:
+        """Plan stored events again through one integration. Returns (events, new actions,
+        warnings); actions already in the outbox are not planned twice."""
+        seen = new = 0
+        warnings: list[str] = []
+        with self.store.write() as tx:
+            for event in events:
+                seen += 1
+                planned = self._plan(tx, event, only=[integration])
+                new += tx.add_actions(planned.actions)
+                if planned.failures:
+                    tx.add_hook_failures(planned.failures)
+                warnings += planned.warnings
+        return seen, new, warnings
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+def _match_blocker(tx: StoreReader, project: str, needle: str) -> Any:
+    open_ = tx.open_blockers(project)
+    if not open_:
+        raise BlockerNotFound(f"project {project!r} has no open blockers", "raise one with `msp block TEXT`")
+    exact = [b for b in open_ if b.id == needle]
+    if exact:
+        return exact[0]
+    by_prefix = [b for b in open_ if b.id.startswith(needle)] if len(needle) >= 3 else []
+    lowered = needle.casefold()
+    by_text = [b for b in open_ if lowered in b.text.casefold()]
+    matches = by_prefix or by_text
+    if len(matches) == 1:
+        return matches[0]
+    listing = "; ".join(f"{b.id}: {b.text[:60]}" for b in (matches or open_)[:10])
+    if not matches:
+        raise BlockerNotFound(
+            f"no open blocker has the id or text {needle!r}", f"open blockers: {listing}"
+        )
+    raise AmbiguousBlocker(
+        f"{needle!r} matches {len(matches)} open blockers", f"use one of the ids: {listing}"
+    )

@@ -1,0 +1,458 @@
+"""SQLite implementation of the store: WAL mode, one ``BEGIN IMMEDIATE`` per command.
+
+Several processes may write at once (CLI commands, a background drain, an MCP server). Writers
+take the write lock up front with ``BEGIN IMMEDIATE`` so a transaction never has to upgrade a
+read lock (the cause of most "database is locked" errors), and a busy lock is waited out with
+backoff instead of surfacing to the user.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ._errors import StoreError
+from ._models import Event, Session, format_time, parse_time
+from ._projection import fold
+from ._store import HookFailure, OpenBlocker, PlannedAction, SessionRow
+
+#: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
+#: released entry: add a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        project TEXT NOT NULL,
+        at TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_session ON events(session_id, type, seq);
+    CREATE INDEX events_by_time ON events(at_ms);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        start_progress INTEGER NOT NULL,
+        progress INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        last_at TEXT NOT NULL,
+        goal TEXT,
+        issue TEXT,
+        event_count INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_project ON sessions(project, started_at);
+    CREATE INDEX sessions_by_start ON sessions(started_at);
+    CREATE INDEX sessions_by_status ON sessions(status);
+
+    CREATE TABLE blockers (
+        id TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        raised_seq INTEGER NOT NULL,
+        resolved_seq INTEGER
+    );
+    CREATE INDEX blockers_open ON blockers(project, resolved_seq);
+
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        event_id TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        session_id TEXT,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_until_ms INTEGER,
+        lease_owner TEXT,
+        last_error TEXT,
+        result TEXT,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE INDEX actions_by_status ON actions(status, next_attempt_ms);
+    CREATE INDEX actions_in_order ON actions(integration, session_id, id);
+
+    CREATE TABLE hook_failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        integration TEXT NOT NULL,
+        hook TEXT NOT NULL,
+        error TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX hook_failures_by_integration ON hook_failures(integration, id);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+_SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTRA"}
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _retry_busy(fn: Any, deadline_s: float) -> Any:
+    """Call ``fn`` until it stops failing with a busy lock, with jittered backoff."""
+    give_up = time.monotonic() + deadline_s
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > give_up:
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+
+class SqliteStore:
+    """The embedded store. One connection per instance; not shared across threads."""
+
+    def __init__(self, path: Path, *, synchronous: str = "full", busy_timeout_s: float = 60.0) -> None:
+        self.path = path
+        self._busy_s = busy_timeout_s
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {path}: {exc}", "check the path is writable") from exc
+        self._db.row_factory = sqlite3.Row
+        try:
+            _retry_busy(lambda: self._setup(_SYNCHRONOUS.get(synchronous, "FULL")), busy_timeout_s)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(
+                f"the store at {path} cannot be used: {exc}",
+                "run `msp doctor` or restore .msp/msp.db from a backup",
+            ) from exc
+
+    def _setup(self, synchronous: str) -> None:
+        db = self._db
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA foreign_keys=ON")
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store has schema version {version}, newer than this msp understands ({SCHEMA_VERSION})",
+                    "upgrade msp",
+                )
+            for index in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[index].split(";\n"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteAccess]:
+        """A consistent snapshot for several queries."""
+        _retry_busy(lambda: self._db.execute("BEGIN"), self._busy_s)
+        try:
+            yield SqliteAccess(self._db)
+        finally:
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteAccess]:
+        """One transaction holding the write lock from its first statement."""
+        _retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"), self._busy_s)
+        try:
+            yield SqliteAccess(self._db)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            _retry_busy(lambda: self._db.execute("COMMIT"), self._busy_s)
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for the dispatcher's outbox queries and for tests."""
+        return self._db
+
+
+def _row_to_session(row: sqlite3.Row) -> SessionRow:
+    return SessionRow(
+        id=row["id"],
+        project=row["project"],
+        status=row["status"],
+        started_at=parse_time(row["started_at"]),
+        ended_at=parse_time(row["ended_at"]) if row["ended_at"] else None,
+        start_progress=row["start_progress"],
+        progress=row["progress"],
+        last_at=parse_time(row["last_at"]),
+        goal=row["goal"],
+        issue=row["issue"],
+        event_count=row["event_count"],
+    )
+
+
+def _row_to_event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=row["id"],
+        type=row["type"],
+        session_id=row["session_id"],
+        project=row["project"],
+        at=parse_time(row["at"]),
+        source=row["source"],
+        data=json.loads(row["data"]),
+        seq=row["seq"],
+    )
+
+
+class SqliteAccess:
+    """Queries and appends inside one transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def active_sessions(self) -> list[SessionRow]:
+        rows = self._db.execute("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at")
+        return [_row_to_session(r) for r in rows]
+
+    def session_row(self, session_id: str) -> SessionRow | None:
+        row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return _row_to_session(row) if row else None
+
+    def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
+        # Prefix match by range, not LIKE, so `%` and `_` in user text mean themselves.
+        rows = self._db.execute(
+            "SELECT * FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [_row_to_session(r) for r in rows]
+
+    def last_session(self, project: str) -> SessionRow | None:
+        row = self._db.execute(
+            "SELECT * FROM sessions WHERE project = ? ORDER BY started_at DESC LIMIT 1", (project,)
+        ).fetchone()
+        return _row_to_session(row) if row else None
+
+    def list_sessions(
+        self, project: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[SessionRow]:
+        clauses, params = [], []
+        if project is not None:
+            clauses.append("project = ?")
+            params.append(project)
+        if since is not None:
+            clauses.append("(started_at >= ? OR status = 'active' OR ended_at >= ?)")
+            params += [format_time(since)] * 2
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM sessions {where} ORDER BY started_at DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(str(limit))
+        return [_row_to_session(r) for r in self._db.execute(sql, params)]
+
+    def session_events(
+        self,
+        session_id: str,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE session_id = ?"
+        params: list[Any] = [session_id]
+        if types:
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            params += list(types)
+        sql += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_row_to_event(r) for r in self._db.execute(sql, params)]
+
+    def _events_by_ids(self, sql: str, ids: list[str]) -> list[Event]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [_row_to_event(r) for r in self._db.execute(sql.format(marks=marks), ids)]
+
+    def load_session(self, session_id: str, upto_seq: int | None = None) -> Session:
+        events = self.session_events(session_id)
+        if upto_seq is not None:
+            events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
+        if not events:
+            raise KeyError(session_id)
+        raised = [e.data["id"] for e in events if e.type == "blocker_raised"]
+        resolved_here = [e.data["blocker_id"] for e in events if e.type == "blocker_resolved"]
+        # Resolutions recorded in other sessions, and blockers raised elsewhere resolved here.
+        elsewhere_rows = self._db.execute(
+            f"SELECT b.id, e.id AS event_id FROM blockers b JOIN events e ON e.seq = b.resolved_seq "
+            f"WHERE b.id IN ({','.join('?' * len(raised))}) AND e.session_id != ?",
+            [*raised, session_id],
+        ).fetchall() if raised else []
+        resolutions: dict[str, Event] = {}
+        if elsewhere_rows:
+            by_event = {r["event_id"]: r["id"] for r in elsewhere_rows}
+            for ev in self._events_by_ids("SELECT * FROM events WHERE id IN ({marks})", list(by_event)):
+                resolutions[by_event[ev.id]] = ev
+        foreign: dict[str, Event] = {}
+        local = set(raised)
+        foreign_ids = [b for b in resolved_here if b not in local]
+        if foreign_ids:
+            marks = ",".join("?" * len(foreign_ids))
+            for row in self._db.execute(
+                f"SELECT e.* FROM blockers b JOIN events e ON e.seq = b.raised_seq WHERE b.id IN ({marks})",
+                foreign_ids,
+            ):
+                ev = _row_to_event(row)
+                foreign[ev.data["id"]] = ev
+        return fold(events, resolutions, foreign)
+
+    def open_blockers(self, project: str) -> list[OpenBlocker]:
+        rows = self._db.execute(
+            "SELECT id, session_id, text FROM blockers WHERE project = ? AND resolved_seq IS NULL "
+            "ORDER BY raised_seq",
+            (project,),
+        )
+        return [OpenBlocker(r["id"], r["session_id"], r["text"]) for r in rows]
+
+    def events_since(
+        self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if session_id is not None:
+            sql += " AND session_id = ?"
+            params.append(session_id)
+        if since is not None:
+            sql += " AND at_ms >= ?"
+            params.append(int(since.timestamp() * 1000))
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(limit)
+        return [_row_to_event(r) for r in self._db.execute(sql, params)]
+
+    def count_events(self, type: str | None = None) -> int:
+        if type is None:
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM events WHERE type = ?", (type,)).fetchone()[0])
+
+    def hook_failures(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT event_id, integration, hook, error, at_ms FROM hook_failures ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    # --- writes --------------------------------------------------------------------------
+
+    def append(self, event: Event) -> int:
+        """Append one event and fold it into the session and blocker projections."""
+        at = format_time(event.at)
+        at_ms = int(event.at.timestamp() * 1000)
+        cur = self._db.execute(
+            "INSERT INTO events (id, type, session_id, project, at, at_ms, source, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.id, event.type, event.session_id, event.project, at, at_ms, event.source, event.data_json()),
+        )
+        seq = int(cur.lastrowid or 0)
+        d = event.data
+        if event.type == "session_started":
+            self._db.execute(
+                "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
+                "last_seq, last_at, goal, issue, event_count) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 1)",
+                (event.session_id, event.project, at, d["progress"], d["progress"], seq, at,
+                 d.get("goal"), d.get("issue")),
+            )
+            return seq
+        sets = ["last_seq = ?", "last_at = ?", "event_count = event_count + 1"]
+        params: list[Any] = [seq, at]
+        if event.type == "progress_updated" and d.get("progress") is not None:
+            sets.append("progress = ?")
+            params.append(d["progress"])
+        elif event.type == "session_closed":
+            sets += ["status = 'closed'", "ended_at = ?"]
+            params.append(at)
+            if d.get("progress") is not None:
+                sets.append("progress = ?")
+                params.append(d["progress"])
+        elif event.type == "session_resumed":
+            sets += ["status = 'active'", "ended_at = NULL"]
+        elif event.type == "blocker_raised":
+            self._db.execute(
+                "INSERT INTO blockers (id, project, session_id, text, raised_seq) VALUES (?, ?, ?, ?, ?)",
+                (d["id"], event.project, event.session_id, d["text"], seq),
+            )
+        elif event.type == "blocker_resolved":
+            self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, d["blocker_id"]))
+        params.append(event.session_id)
+        self._db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", params)
+        return seq
+
+    def add_actions(self, actions: Sequence[PlannedAction]) -> int:
+        """Insert planned actions; an idempotency key already present is skipped."""
+        now_ms = int(time.time() * 1000)
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
+            "session_id, payload, status, created_ms, next_attempt_ms, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.idempotency_key, a.event_id, a.integration, a.position, a.kind, a.session_id,
+                    json.dumps(a.payload, ensure_ascii=False, sort_keys=True),
+                    "held" if a.held else "pending", now_ms, now_ms, now_ms,
+                )
+                for a in actions
+            ],
+        )
+        return self._db.total_changes - before
+
+    def add_hook_failures(self, failures: Sequence[HookFailure]) -> None:
+        now_ms = int(time.time() * 1000)
+        self._db.executemany(
+            "INSERT INTO hook_failures (event_id, integration, hook, error, at_ms) VALUES (?, ?, ?, ?, ?)",
+            [(f.event_id, f.integration, f.hook, f.error[:2000], now_ms) for f in failures],
+        )

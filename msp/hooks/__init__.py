@@ -1,0 +1,11 @@
+"""The plugin contract: hook specifications, the ``hookimpl`` marker and the plugin host."""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "msp"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]

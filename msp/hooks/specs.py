@@ -1,0 +1,111 @@
+"""Hook specifications: one hook per moment of a session.
+
+Every hook is called once per enabled integration, alone, with keyword arguments. An
+implementation may accept any subset of the arguments listed (pluggy passes only the ones it
+names; arguments with defaults are never passed). Recording hooks return an action, a list of
+actions, or ``None`` for nothing to do; they must not do I/O, read a clock they were not given,
+or hold secrets. Anything else returned is a contained error attributed to the integration.
+
+Arguments common to the recording hooks:
+
+``session``
+    :class:`msp.Session` as it stands *after* the event, including the new item.
+``event``
+    :class:`msp.Event`: the stored event (id, type, time, source, raw data).
+``config``
+    ``dict``: the integration's own validated ``[integrations.<name>]`` section, without the
+    host's keys (``enabled``, ``hold``, ``use``, limits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import hookspec
+
+# --- start-up --------------------------------------------------------------------------------
+
+
+@hookspec
+def msp_initialize(config: dict[str, Any]) -> Any:
+    """Called once when the host loads the integration in a process, before any other hook.
+
+    :param config: the integration's validated config section.
+    :return: ``None`` to carry on; ``False`` to disable the integration for this process (the
+        host shows a warning naming it). Raising has the same effect and records the error.
+    """
+
+
+# --- session lifecycle ----------------------------------------------------------------------
+
+
+@hookspec
+def msp_session_start(session: Any, event: Any, config: dict[str, Any]) -> Any:
+    """A session started (``msp start``).
+
+    :param session: the new session (status ``active``, no items yet).
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def msp_update(session: Any, update: Any, event: Any, config: dict[str, Any]) -> Any:
+    """Progress was recorded (``msp update``).
+
+    :param update: :class:`msp.Update`: text, optional progress 0-100, tags.
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def msp_decision(session: Any, decision: Any, event: Any, config: dict[str, Any]) -> Any:
+    """A decision was recorded (``msp decide``).
+
+    :param decision: :class:`msp.Decision`: text, rationale, alternatives, impact, category.
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def msp_entity(session: Any, entity: Any, event: Any, config: dict[str, Any]) -> Any:
+    """An entity was recorded (``msp entity``).
+
+    :param entity: :class:`msp.Entity`: name, type, path, description.
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def msp_blocker(session: Any, blocker: Any, resolved: bool, event: Any, config: dict[str, Any]) -> Any:
+    """A blocker was raised (``msp block``) or resolved (``msp resolve``).
+
+    :param blocker: :class:`msp.Blocker`; when resolved, ``solution`` and ``resolved_at`` are set.
+    :param resolved: ``False`` when raised, ``True`` when resolved.
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
+def msp_session_close(session: Any, event: Any, config: dict[str, Any]) -> Any:
+    """The session was closed (``msp end``, or ``msp recover --close``).
+
+    :param session: the closed session with every update, decision, entity and blocker.
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+@hookspec
+def msp_export(sessions: list[Any], config: dict[str, Any]) -> Any:
+    """Render sessions in the integration's own format (``msp export --integration NAME``).
+
+    :param sessions: the sessions to export, oldest first.
+    :return: a ``str`` (the rendered document) or ``None`` when the integration has no export.
+    """
+
+
+from .._models import HOOKS_BY_EVENT  # noqa: E402  (re-exported for the host)
+
+__all__ = ["HOOKS_BY_EVENT"]
