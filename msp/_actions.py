@@ -67,6 +67,7 @@ class FileWrite(_Action):
 
     kind: Literal["file"] = "file"
     path: str = Field(min_length=1, description="Relative to the integration's root; never outside it.")
+    root_from: str = Field("root", description="Config key holding the root folder (e.g. vault).")
     content: str
     mode: Literal["create", "replace", "append", "section"] = "replace"
     section: str | None = Field(

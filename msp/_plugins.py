@@ -118,6 +118,10 @@ class PluginHost:
             factory = getattr(plugin, "create_integration", None)
             if callable(factory):
                 plugin = factory(name, own)
+            # Documented defaults of the integration sit under what the user wrote.
+            defaults = getattr(plugin, "defaults", None)
+            if isinstance(defaults, Mapping):
+                own = {**defaults, **own}
             schema = getattr(plugin, "config_schema", None)
             if validate and schema is not None:
                 problems = config_errors(schema, own, f"integrations.{name}")
