@@ -1,3 +1,254 @@
-"""CLI commands for the plugins part of msp, registered on the main app at import."""
+"""CLI commands for integrations: list, doctor, new, setup; schema; plan; replay; export."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ._cli import Context, JsonOpt, _date, _run, app
+
+integrations_app = typer.Typer(help="Installed integrations: list, check, scaffold, set up.", no_args_is_help=True)
+schema_app = typer.Typer(help="JSON Schemas of msp's data.", no_args_is_help=True)
+app.add_typer(integrations_app, name="integrations")
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("actions")
+def schema_actions() -> None:
+    """Print the JSON Schema of actions (what hooks return)."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._actions import actions_json_schema
+
+        schema = actions_json_schema()
+        return schema, json.dumps(schema, indent=2)
+
+    _run(True, body)
+
+
+@integrations_app.command("list")
+def integrations_list(as_json: bool = JsonOpt) -> None:
+    """Installed integrations, which are enabled, and which are broken."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from importlib.metadata import entry_points
+
+        from ._plugins import ENTRY_POINT_GROUP, build_host
+
+        config = ctx.project.config.integrations
+        host = build_host(config, cache_dir=ctx.project.cache_dir)
+        installed = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        broken = {b.name: b.error for b in host.broken}
+        rows = []
+        for name in sorted(set(installed) | set(config)):
+            section = config.get(name)
+            if name in host.integrations:
+                state = "enabled"
+            elif name in broken:
+                state = "broken"
+            elif section is not None and not section.get("enabled", True):
+                state = "disabled"
+            else:
+                state = "installed" if name in installed else "not installed"
+            rows.append({
+                "name": name,
+                "state": state,
+                "provider": installed.get(name)
+                or (host.integrations[name].source if name in host.integrations else None),
+                "hooks": host.hooks_of(name) if name in host.integrations else [],
+                "error": broken.get(name),
+            })
+        lines = []
+        for r in rows:
+            line = f"{r['name']:<14} {r['state']:<13} {r['provider'] or ''}"
+            if r["error"]:
+                line += f"\n{'':<14} error: {r['error']}"
+            lines.append(line.rstrip())
+        return {"ok": True, "integrations": rows}, "\n".join(lines) or "No integrations installed."
+
+    _run(as_json, body)
+
+
+@integrations_app.command("doctor")
+def integrations_doctor(
+    name: Optional[str] = typer.Argument(None, help="Check only this integration."),  # noqa: UP045
+    online: bool = typer.Option(False, "--online", help="Also connect (PowerShell: open a runspace, run Initialize)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check enabled integrations: loading, config, recent hook failures."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._plugins import build_host
+
+        project = ctx.project
+        sections = project.config.integrations
+        host = build_host(sections, only=[name] if name else None, cache_dir=project.cache_dir)
+        with ctx.store.read() as tx:
+            failures = tx.hook_failures(200)
+        report: list[dict[str, Any]] = []
+        names = [name] if name else sorted(set(sections))
+        for n in names:
+            entry: dict[str, Any] = {"name": n, "problems": [], "notes": []}
+            if n not in sections:
+                entry["problems"].append(f"no [integrations.{n}] section in {project.config_path}")
+            broken = [b.error for b in host.broken if b.name == n]
+            entry["problems"] += broken
+            if n in host.integrations:
+                integration = host.integrations[n]
+                hooks = ", ".join(host.hooks_of(n)) or "none"
+                entry["notes"].append(f"loaded from {integration.source}; hooks: {hooks}")
+                check = getattr(integration.plugin, "doctor", None)
+                if callable(check):
+                    try:
+                        entry["notes"] += list(check(integration.config, project.root, online))
+                    except Exception as exc:
+                        entry["problems"].append(f"doctor check failed: {type(exc).__name__}: {exc}")
+            recent = [f for f in failures if f["integration"] == n][:5]
+            entry["problems"] += [f"{f['hook']} failed for event {f['event_id']}: {f['error']}" for f in recent]
+            report.append(entry)
+        lines = []
+        for entry in report:
+            status = "ok" if not entry["problems"] else "problems"
+            lines.append(f"{entry['name']}: {status}")
+            lines += [f"  - {p}" for p in entry["problems"]]
+            lines += [f"  . {note}" for note in entry["notes"]]
+        ok = all(not e["problems"] for e in report)
+        return {"ok": ok, "integrations": report}, "\n".join(lines) or "No integrations configured."
+
+    _run(as_json, body)
+
+
+@integrations_app.command("new")
+def integrations_new(
+    name: str = typer.Argument(..., help="Integration name: lowercase letters, digits, underscores."),
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to create it (default ./msp-NAME)."),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """Scaffold an installable integration package whose tests pass straight away."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._scaffold import scaffold
+
+        target = scaffold(name, directory)
+        text = (f"Created {target}\nNext: pip install -e {target} && pytest {target}/tests\n"
+                f"Then enable it with [integrations.{name}] in .msp/config.toml")
+        return {"ok": True, "path": str(target)}, text
+
+    _run(as_json, body)
+
+
+@integrations_app.command("setup")
+def integrations_setup(
+    name: str = typer.Argument(..., help="The integration to set up (e.g. neo4j: indexes and constraints)."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run an integration's one-off set-up actions now (e.g. graph indexes)."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._errors import PluginError
+        from ._plugins import build_host
+
+        host = build_host(ctx.project.config.integrations, only=[name], cache_dir=ctx.project.cache_dir)
+        if name not in host.integrations:
+            why = "; ".join(b.error for b in host.broken if b.name == name) or "not enabled in config"
+            raise PluginError(f"integration {name!r} is not loaded: {why}", "see `msp integrations doctor`")
+        integration = host.integrations[name]
+        make = getattr(integration.plugin, "setup_actions", None)
+        if not callable(make):
+            return {"ok": True, "actions": 0}, f"{name} needs no set-up."
+        from ._dispatch import run_actions_now
+
+        results = run_actions_now(ctx.project, host, name, list(make(integration.config)))
+        failed = [r for r in results if r["status"] != "done"]
+        if failed:
+            raise PluginError(f"{len(failed)} set-up action(s) failed: {failed[0]['summary']}",
+                              "check the integration's connection settings and try again")
+        return {"ok": True, "actions": len(results)}, f"{name}: {len(results)} set-up action(s) done."
+
+    _run(as_json, body)
+
+
+@app.command()
+def plan(
+    integration: Optional[str] = typer.Option(None, "--integration", "-i", help="Only this integration."),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the actions the active session's events would generate; store nothing."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        manager = ctx.manager
+        session = manager.get()
+        actions = manager.plan_session(session.id, integration)
+        lines = [f"Actions for session {session.id} ({len(actions)}):"]
+        for a in actions:
+            shown = a.model_dump(mode="json", by_alias=True, exclude={"integration", "idempotency_key", "kind"})
+            lines.append(f"--- {a.integration}: {a.kind}\n{json.dumps(shown, ensure_ascii=False, indent=2)}")
+        return ({"ok": True, "session": session.id,
+                 "actions": [a.model_dump(mode="json", by_alias=True) for a in actions]}, "\n".join(lines))
+
+    _run(as_json, body)
+
+
+@app.command()
+def replay(
+    integration: str = typer.Option(..., "--integration", "-i", help="The integration to back-fill."),
+    session: Optional[str] = typer.Option(None, "--session", help="Only this session."),  # noqa: UP045
+    since: Optional[str] = typer.Option(None, "--since", help="Only events since (YYYY-MM-DD, ISO, 7d)."),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """Plan stored events again through one integration. Running it twice plans nothing new."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._errors import PluginError
+
+        host = ctx.plugins(only=[integration])
+        if host is None or integration not in host.integrations:
+            raise PluginError(f"integration {integration!r} is not loaded",
+                              "enable it with [integrations.NAME] in config; see `msp integrations doctor`")
+        manager = ctx.manager
+        manager.plugins = host
+        seen, new, warnings = manager.replay(integration, session_id=session, since=_date(since))
+        from ._logging import get_log
+
+        for w in warnings:
+            get_log().warning(w)
+        return ({"ok": True, "events": seen, "new_actions": new, "warnings": warnings},
+                f"Replayed {seen} event(s) through {integration}: {new} new action(s) queued.")
+
+    _run(as_json, body)
+
+
+@app.command()
+def export(
+    integration: str = typer.Option(..., "--integration", "-i", help="Render in this integration's format."),
+    session: Optional[str] = typer.Option(None, "--session", help="Session id (default: the latest)."),  # noqa: UP045
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),  # noqa: UP045
+    as_json: bool = JsonOpt,
+) -> None:
+    """Render a session in an integration's own format (msp_export)."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from ._errors import PluginError, SessionNotFound
+
+        host = ctx.plugins(only=[integration])
+        if host is None or integration not in host.integrations:
+            raise PluginError(f"integration {integration!r} is not loaded", "see `msp integrations doctor`")
+        manager = ctx.manager
+        sid = session
+        if sid is None:
+            rows = manager.sessions(limit=1)
+            if not rows:
+                raise SessionNotFound("there are no sessions to export", "record one with `msp start`")
+            sid = rows[0].id
+        rendered = host.export(integration, [manager.get(sid)])
+        if rendered is None:
+            raise PluginError(f"integration {integration!r} has no export", "choose another integration")
+        if output is not None:
+            output.write_text(rendered, encoding="utf-8")
+            return {"ok": True, "path": str(output)}, f"Wrote {output}"
+        return {"ok": True, "export": rendered}, rendered
+
+    _run(as_json, body)

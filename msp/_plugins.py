@@ -106,6 +106,8 @@ class PluginHost:
         self.integrations: dict[str, Integration] = {}
         self.broken: list[BrokenIntegration] = []
         self.hook_timeout_ms = hook_timeout_ms
+        #: MSP_TRACE_HOOKS=1 prints every hook call, its integration and what it returned.
+        self.trace = bool(os.environ.get("MSP_TRACE_HOOKS"))
         self._by_plugin: dict[int, str] = {}
 
     # --- loading -------------------------------------------------------------------------
@@ -198,7 +200,12 @@ class PluginHost:
                 actions = normalise(raw)
             except Exception as exc:
                 result.failures.append(HookFailure(event_id, name, hook, _describe(exc)))
+                if self.trace:
+                    _trace(f"{hook} -> {name}: {_describe(exc)}")
                 continue
+            if self.trace:
+                _trace(f"{hook}({', '.join(sorted(kwargs))}) -> {name}: "
+                       f"{len(actions)} action(s) {[a.kind for a in actions]}")
             for position, action in enumerate(actions):
                 key = idempotency_key(event_id, name, position)
                 stamped = stamp(action, name, key)
@@ -249,6 +256,12 @@ def normalise(raw: Any) -> list[Any]:
                 f"({', '.join(t.__name__ for t in ACTION_TYPES)}), a list of actions, or None"
             )
     return out
+
+
+def _trace(line: str) -> None:
+    import sys
+
+    print(f"trace: {line}", file=sys.stderr)
 
 
 def _describe(exc: BaseException) -> str:

@@ -321,12 +321,13 @@ class SessionManager:
             return rolled_back.recorded
         return recorded
 
-    def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None) -> PlanResult:
+    def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None,
+              historical: bool = False) -> PlanResult:
         hook = HOOKS_BY_EVENT.get(event.type)
         if hook is None or self.plugins is None or not self.plugins.has_impls(hook):
             return PlanResult()
         # Replayed events see the session as it stood at that moment, not as it is now.
-        session = tx.load_session(event.session_id, upto_seq=event.seq if only is not None else None)
+        session = tx.load_session(event.session_id, upto_seq=event.seq if historical else None)
         kwargs: dict[str, Any] = {"session": session, "event": event}
         name, item = _item_view(session, event)
         if name:
@@ -335,20 +336,41 @@ class SessionManager:
             kwargs["resolved"] = event.type == "blocker_resolved"
         return self.plugins.plan(hook, event.id, event.session_id, kwargs, only)
 
-    def replan(self, events: Iterable[Event], integration: str) -> tuple[int, int, list[str]]:
-        """Plan stored events again through one integration. Returns (events, new actions,
-        warnings); actions already in the outbox are not planned twice."""
+    def plan_session(self, session_id: str, integration: str | None = None) -> list[Any]:
+        """The actions a session's events would generate now (``msp plan``); stores nothing."""
+        only = [integration] if integration else None
+        out: list[Any] = []
+        with self.store.read() as tx:
+            for event in tx.session_events(session_id):
+                out += self._plan(tx, event, only, historical=True).objects
+        return out
+
+    def replay(self, integration: str, *, session_id: str | None = None,
+               since: datetime | None = None, batch: int = 500) -> tuple[int, int, list[str]]:
+        """Plan stored events again through one integration (back-fill a tool enabled later).
+
+        Returns (events seen, new actions, warnings). Actions already in the outbox have the
+        same idempotency keys and are not planned twice, so a second replay adds nothing.
+        """
         seen = new = 0
         warnings: list[str] = []
-        with self.store.write() as tx:
-            for event in events:
-                seen += 1
-                planned = self._plan(tx, event, only=[integration])
-                new += tx.add_actions(planned.actions)
-                if planned.failures:
-                    tx.add_hook_failures(planned.failures)
-                warnings += planned.warnings
-        return seen, new, warnings
+        after = 0
+        if session_id is not None:
+            with self.store.read() as tx:
+                session_id = self._find(tx, session_id).id
+        while True:
+            with self.store.write() as tx:
+                events = tx.events_since(after, session_id=session_id, since=since, limit=batch)
+                for event in events:
+                    seen += 1
+                    planned = self._plan(tx, event, only=[integration], historical=True)
+                    new += tx.add_actions(planned.actions)
+                    if planned.failures:
+                        tx.add_hook_failures(planned.failures)
+                    warnings += planned.warnings
+            if len(events) < batch:
+                return seen, new, warnings
+            after = events[-1].seq or after
 
 
 def _user() -> str:
