@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     integration: str = Field("", description="Set by the host: the integration that planned it.")
     idempotency_key: str = Field("", description="Set by the host: stable across re-planning.")
@@ -52,7 +52,7 @@ class HttpRequest(_Action):
     headers: dict[str, str] = Field(default_factory=dict, description="Non-secret headers only.")
     expected_status: list[int] = Field(default_factory=list, description="Empty means any 2xx.")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @field_validator("path")
     @classmethod

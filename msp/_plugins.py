@@ -91,10 +91,61 @@ def _allowlist() -> set[str] | None:
     return {n.strip() for n in raw.split(",") if n.strip()}
 
 
-def _entry_points() -> dict[str, Any]:
+class _EntryPoint:
+    """The part of an entry point the host uses, rebuilt from the cache without reading
+    any distribution's metadata."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def load(self) -> Any:
+        import importlib
+
+        module, _, attr = self.value.partition(":")
+        obj: Any = importlib.import_module(module.strip())
+        for part in filter(None, attr.strip().split(".")):
+            obj = getattr(obj, part)
+        return obj
+
+
+def _path_fingerprint() -> str:
+    """Changes whenever a distribution is installed or removed on sys.path (the folders'
+    modification times change), so a cached entry-point table is never stale."""
+    import sys
+
+    parts = []
+    for entry in sys.path:
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _entry_points(cache_dir: Path | None = None) -> dict[str, Any]:
+    cache = cache_dir / "entry-points.json" if cache_dir else None
+    fingerprint = _path_fingerprint() if cache else ""
+    if cache is not None:
+        try:
+            stored = json.loads(cache.read_text())
+            if stored.get("fingerprint") == fingerprint:
+                return {n: _EntryPoint(n, v) for n, v in stored["entry_points"].items()}
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
     from importlib.metadata import entry_points
 
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = {ep.name: _EntryPoint(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"fingerprint": fingerprint,
+                                       "entry_points": {n: e.value for n, e in found.items()}}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # only a cache
+    return found
 
 
 class PluginHost:
@@ -334,7 +385,7 @@ def build_host(
             continue
         use = str(section.get("use") or ("powershell" if "module" in section else name))
         if eps is None:
-            eps = _entry_points()
+            eps = _entry_points(cache_dir)
         ep = eps.get(use)
         if ep is None:
             host.broken.append(

@@ -143,6 +143,9 @@ class SessionManager:
         self.source: Source = source
         self.timeout_hours = timeout_hours
         self.clock = clock or (lambda: datetime.now(UTC))
+        # The fold of the session last planned for, so a long-lived manager applies each new
+        # event instead of reading the session again: (session id, events folded, folder).
+        self._view: tuple[str, int, SessionFolder] | None = None
 
     # --- recording -----------------------------------------------------------------------
 
@@ -308,9 +311,10 @@ class SessionManager:
         try:
             with self.store.write() as tx:
                 event = build(tx)
+                before = tx.session_row(event.session_id)
                 seq = tx.append(event)
                 event = Event(**{**event.__dict__, "seq": seq})
-                planned = self._plan(tx, event)
+                planned = self._plan(tx, event, prior_count=before.event_count if before else 0)
                 tx.add_actions(planned.actions)
                 if planned.failures:
                     tx.add_hook_failures(planned.failures)
@@ -318,16 +322,23 @@ class SessionManager:
                 if dry_run:
                     raise _DryRun(recorded)
         except _DryRun as rolled_back:
+            self._view = None  # it folded an event that was rolled back
             return rolled_back.recorded
+        except BaseException:
+            self._view = None
+            raise
         return recorded
 
     def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None,
-              historical: bool = False) -> PlanResult:
+              historical: bool = False, prior_count: int | None = None) -> PlanResult:
         hook = HOOKS_BY_EVENT.get(event.type)
         if hook is None or self.plugins is None or not self.plugins.has_impls(hook):
             return PlanResult()
-        # Replayed events see the session as it stood at that moment, not as it is now.
-        session = tx.load_session(event.session_id, upto_seq=event.seq if historical else None)
+        if historical:
+            # Replayed events see the session as it stood at that moment, not as it is now.
+            session = tx.load_session(event.session_id, upto_seq=event.seq)
+        else:
+            session = self._current_view(tx, event, prior_count)
         kwargs: dict[str, Any] = {"session": session, "event": event}
         name, item = _item_view(session, event)
         if name:
@@ -335,6 +346,19 @@ class SessionManager:
         if hook == "msp_blocker":
             kwargs["resolved"] = event.type == "blocker_resolved"
         return self.plugins.plan(hook, event.id, event.session_id, kwargs, only)
+
+    def _current_view(self, tx: StoreReader, event: Event, prior_count: int | None) -> Session:
+        cached = self._view
+        foreign = event.type == "blocker_resolved" and not (
+            cached is not None and cached[2].knows_blocker(event.data["blocker_id"])
+        )
+        if cached is not None and cached[0] == event.session_id and cached[1] == prior_count and not foreign:
+            folder = cached[2]
+            folder.apply(event)
+        else:
+            folder = tx.load_folder(event.session_id)
+        self._view = (event.session_id, folder.count, folder)
+        return folder.view()
 
     def plan_session(self, session_id: str, integration: str | None = None) -> list[Any]:
         """The actions a session's events would generate now (``msp plan``); stores nothing."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ._models import Event, Session
+from ._projection import SessionFolder
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class StoreReader(Protocol):
         newest_first: bool = False,
     ) -> list[Event]: ...
     def load_session(self, session_id: str, upto_seq: int | None = None) -> Session: ...
+    def load_folder(self, session_id: str, upto_seq: int | None = None) -> SessionFolder: ...
     def open_blockers(self, project: str) -> list[OpenBlocker]: ...
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
