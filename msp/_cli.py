@@ -18,6 +18,7 @@ import typer
 
 if TYPE_CHECKING:
     from ._config import Project
+    from ._models import Source
     from ._session import Recorded, SessionManager
     from ._sqlite import SqliteStore
 
@@ -40,7 +41,7 @@ DryRunOpt = typer.Option(False, "--dry-run", help="Print the actions it would pl
 class Context:
     """What a command needs, opened on first use."""
 
-    def __init__(self, source: str = "cli") -> None:
+    def __init__(self, source: Source = "cli") -> None:
         self._project: Project | None = None
         self._store: SqliteStore | None = None
         self._manager: SessionManager | None = None
@@ -76,7 +77,7 @@ class Context:
                 self.store,
                 self.plugins(),
                 default_project=project.name,
-                source="cli",
+                source=self.source,
                 timeout_hours=project.config.session.timeout_hours,
             )
         return self._manager
@@ -127,10 +128,9 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
             traceback.print_exc()
         if as_json:
             _emit(True, {"ok": False, "error": exc.to_dict()}, "")
-        else:
-            print(f"error: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"  hint: {exc.hint}", file=sys.stderr)
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # the last line of defence: say so, keep the traceback for --debug
@@ -141,8 +141,7 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
         if as_json:
             _emit(True, {"ok": False, "error": {"code": "INTERNAL", "message": message,
                                                   "hint": "run again with --debug and report it"}}, "")
-        else:
-            print(f"error: {message}\n  hint: run again with --debug for the traceback", file=sys.stderr)
+        print(f"error: {message}\n  hint: run again with --debug for the traceback", file=sys.stderr)
     finally:
         ctx.close()
     if code:
@@ -592,7 +591,29 @@ def config_set(
 
 
 def main() -> None:
-    app()
+    import os
+
+    # msp's own models need no pydantic plugins; looking for them scans every installed
+    # distribution's metadata, a sizeable share of a short command's start-up.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    # With --json even a command line that doesn't parse (a missing argument, --limit 0) answers
+    # with one JSON document on stdout, besides click's usual message on stderr.
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        show = getattr(exc, "show", None)
+        if not (callable(show) and hasattr(exc, "format_message")):  # not a click usage error
+            raise
+        show()
+        usage_code = getattr(exc, "exit_code", 2)
+        command = getattr(getattr(exc, "ctx", None), "command_path", "msp")
+        _emit(True, {"ok": False, "error": {"code": "USAGE", "message": exc.format_message(),
+                                             "hint": f"see `{command} --help`"}}, "")
+        raise SystemExit(usage_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 # Command groups live in their own modules; importing them registers their commands on `app`.
