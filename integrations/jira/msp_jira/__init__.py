@@ -1,0 +1,111 @@
+"""msp integration for Jira: the session summary as a comment, and optionally a worklog.
+
+Two deployments, chosen by ``deployment`` in ``[integrations.jira]``:
+
+``cloud`` (default)
+    Jira Cloud, REST API v3. Bodies are Atlassian Document Format. Auth: basic, the account's
+    email as ``username`` and an API token named by ``token_env`` / ``token_keyring``.
+``datacenter``
+    Jira Server / Data Center, REST API v2. Bodies are wiki markup with user text escaped
+    (see :mod:`msp_jira._wiki`). Auth: a personal access token as a bearer token.
+
+``auth_scheme`` follows the deployment unless set: the host asks :func:`create_integration`
+for the section's defaults, which include the deployment's scheme.
+
+Hooks are pure: they read the session they are given (duration from its start and end
+times) and return :class:`msp.HttpRequest` actions; the dispatcher adds the credentials when it
+sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from msp import hookimpl
+
+from ._config import (
+    CONFIG_SCHEMA,
+    DEFAULTS,
+    ISSUE_KEY_PATTERN,
+    InvalidIssueKey,
+    NoIssueKey,
+    deployment_defaults,
+    issue_key_for,
+)
+from ._requests import comment_request, jira_time, summary_body, worklog_request
+
+__all__ = [
+    "ISSUE_KEY_PATTERN",
+    "InvalidIssueKey",
+    "JiraIntegration",
+    "NoIssueKey",
+    "config_schema",
+    "create_integration",
+    "defaults",
+    "jira_time",
+    "msp_export",
+    "msp_session_close",
+    "name",
+]
+
+name = "jira"
+config_schema: dict[str, Any] = CONFIG_SCHEMA
+#: Deployment-independent defaults. The ``auth_scheme`` default depends on ``deployment`` and
+#: comes from :func:`create_integration`'s plugin.
+defaults: dict[str, Any] = dict(DEFAULTS)
+
+
+def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The section with every default filled in, whoever registered the module."""
+    return {**deployment_defaults(config), **config}
+
+
+@hookimpl
+def msp_session_close(session: Any, event: Any, config: dict[str, Any]) -> list[Any]:
+    """On close: a comment with the summary and, if ``worklog = true``, a worklog, on the
+    session's issue (``msp start --issue PAY-42``) or the configured ``issue_key``."""
+    settings = _settings(config)
+    if not settings["comment"] and not settings["worklog"]:
+        return []
+    key = issue_key_for(session.issue, settings)
+    if key is None:  # the session's issue belongs to another tool (see project_keys)
+        return []
+    _, body = summary_body(session, event, settings)
+    actions: list[Any] = []
+    if settings["comment"]:
+        actions.append(comment_request(key, body, settings))
+    if settings["worklog"]:
+        actions.append(worklog_request(key, session, event, body, settings))
+    return actions
+
+
+@hookimpl
+def msp_export(sessions: list[Any], config: dict[str, Any]) -> str:
+    """What the comment would say for each session: wiki markup (datacenter) or ADF JSON (cloud)."""
+    import json
+
+    settings = _settings(config)
+    parts = []
+    for session in sessions:
+        _, body = summary_body(session, None, settings)
+        parts.append(body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2))
+    return "\n\n".join(parts)
+
+
+class JiraIntegration:
+    """The plugin the host registers for one ``[integrations.NAME]`` section: this module's
+    hooks, with defaults that follow the section's ``deployment``."""
+
+    name = name
+    config_schema = config_schema
+    msp_session_close = staticmethod(msp_session_close)
+    msp_export = staticmethod(msp_export)
+
+    def __init__(self, section: Mapping[str, Any]) -> None:
+        self.defaults = deployment_defaults(section)
+
+
+def create_integration(integration_name: str, config: Mapping[str, Any]) -> JiraIntegration:
+    """Factory the host calls with the user's section (before defaults are merged)."""
+    return JiraIntegration(config)
