@@ -159,9 +159,7 @@ def integrations_setup(
         make = getattr(integration.plugin, "setup_actions", None)
         if not callable(make):
             return {"ok": True, "actions": 0}, f"{name} needs no set-up."
-        from ._dispatch import run_actions_now
-
-        results = run_actions_now(ctx.project, host, name, list(make(integration.config)))
+        results = _run_setup(ctx, name, integration, list(make(integration.config)))
         failed = [r for r in results if r["status"] != "done"]
         if failed:
             raise PluginError(f"{len(failed)} set-up action(s) failed: {failed[0]['summary']}",
@@ -169,6 +167,39 @@ def integrations_setup(
         return {"ok": True, "actions": len(results)}, f"{name}: {len(results)} set-up action(s) done."
 
     _run(as_json, body)
+
+
+def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) -> list[dict[str, Any]]:
+    """Queue set-up actions through the outbox (so they get the executors, credentials and
+    retries of any other action) and deliver them now."""
+    import hashlib
+
+    from ._actions import stamp
+    from ._dispatch import drain_project
+    from ._plugins import normalise
+    from ._store import PlannedAction
+
+    planned = []
+    for position, action in enumerate(normalise(actions)):
+        digest = hashlib.sha256(json.dumps(action.model_dump(mode="json", by_alias=True), sort_keys=True).encode())
+        key = f"setup-{digest.hexdigest()[:28]}"
+        stamped = stamp(action, name, key)
+        planned.append(PlannedAction(key, f"setup:{name}", name, position, stamped.kind, None,
+                                     stamped.model_dump(mode="json", by_alias=True)))
+    with ctx.store.write() as tx:
+        tx.add_actions(planned)
+        # Set-up is asked for by hand: run it again even if an earlier run delivered it.
+        ctx.store.connection().executemany(
+            "UPDATE actions SET status = 'pending', attempts = 0, next_attempt_ms = 0 WHERE idempotency_key = ?",
+            [(p.idempotency_key,) for p in planned],
+        )
+    drain_project(ctx.project, wait=False, integration=name, store=ctx.store)
+    keys = [p.idempotency_key for p in planned]
+    rows = ctx.store.connection().execute(
+        f"SELECT status, last_error, result FROM actions WHERE idempotency_key IN ({','.join('?' * len(keys))})",
+        keys,
+    ).fetchall() if keys else []
+    return [{"status": r[0], "summary": r[1] or r[2] or ""} for r in rows]
 
 
 @app.command()
