@@ -1,0 +1,75 @@
+"""The real example script in a real PowerShell: run when ``pwsh`` is on PATH (local transport)
+or a WinRM host is named by ``MSP_TEST_WINRM_HOST`` (with ``MSP_TEST_WINRM_USER`` and the
+password in ``MSP_TEST_WINRM_PASSWORD``; ``MSP_TEST_WINRM_AUTH`` defaults to ntlm, HTTPS with
+certificate checks unless ``MSP_TEST_WINRM_INSECURE=1``). Skipped otherwise, saying why."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ps_helpers import ps_project_fixture  # noqa: F401  (fixtures)
+
+from msp._actions import FileWrite, HttpRequest, PowerShellCall
+from msp._executors import ExecutionContext, Outcome
+from msp._executors.powershell import PowerShellExecutor
+
+PWSH = shutil.which("pwsh")
+WINRM_HOST = os.environ.get("MSP_TEST_WINRM_HOST")
+
+SESSION = {"id": "s-real", "project": "payments", "user": "ada", "goal": "Ship", "startProgress": 10,
+           "endProgress": 50, "duration": 1.25, "updates": [{"description": "Half", "progress": 50}],
+           "decisions": [{"content": "Use an outbox", "rationale": "safety"}]}
+CALLS = [
+    PowerShellCall(function="New-TeamChatSession", arguments={"Session": SESSION}),
+    PowerShellCall(function="Update-TeamChatProgress",
+                   arguments={"Update": {"description": "Half", "progress": 50}, "SessionId": "s-real"}),
+    PowerShellCall(function="Add-TeamChatDecision",
+                   arguments={"Decision": {"content": "Use an outbox", "rationale": "safety"}, "SessionId": "s-real"}),
+    PowerShellCall(function="Close-TeamChatSession", arguments={"Session": SESSION}),
+    PowerShellCall(function="Add-TeamChatEntity", arguments={"Entity": {"name": "x"}, "SessionId": "s-real"}),
+]
+
+
+def _run(config: dict[str, Any], root: Path) -> list[Outcome]:
+    async def go() -> list[Outcome]:
+        ex = PowerShellExecutor()
+        try:
+            return [await ex.execute(c, ExecutionContext("teamchat", config, root)) for c in CALLS]
+        finally:
+            await ex.aclose()
+
+    return asyncio.run(go())
+
+
+def _check(outcomes: list[Outcome]) -> None:
+    assert [o.status for o in outcomes] == ["done"] * 5, [o.summary for o in outcomes]
+    assert isinstance(outcomes[0].follow_ups[0], HttpRequest)
+    assert list(outcomes[1].follow_ups[0].json_body) == ["text", "username"]
+    assert outcomes[2].follow_ups[0].json_body["text"].startswith(":memo: Decision: Use an outbox")
+    assert isinstance(outcomes[3].follow_ups[1], FileWrite)
+    assert "skipped" in outcomes[4].summary
+
+
+@pytest.mark.skipif(PWSH is None, reason="pwsh (PowerShell 7) is not on PATH; the stand-in tests cover the protocol")
+def test_the_example_in_a_real_local_pwsh(ps_project: Path) -> None:
+    config = {"module": "scripts/teamchat-integration.ps1", "prefix": "TeamChat", "webhook_url_env":
+              "TEAMCHAT_WEBHOOK_URL", "root": "notes", "timeout_s": 60}
+    _check(_run(config, ps_project))
+
+
+@pytest.mark.skipif(WINRM_HOST is None, reason="no WinRM host configured (set MSP_TEST_WINRM_HOST)")
+def test_the_example_over_real_winrm(ps_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    insecure = os.environ.get("MSP_TEST_WINRM_INSECURE") == "1"
+    config = {"module": "scripts/teamchat-integration.ps1", "prefix": "TeamChat", "transport": "winrm",
+              "host": WINRM_HOST, "ssl": not insecure, "cert_validation": not insecure,
+              "auth": os.environ.get("MSP_TEST_WINRM_AUTH", "ntlm"), "username": os.environ.get("MSP_TEST_WINRM_USER"),
+              "password_env": "MSP_TEST_WINRM_PASSWORD", "webhook_url_env": "TEAMCHAT_WEBHOOK_URL",
+              "root": "notes", "timeout_s": 60,
+              # the remote host has no TEAMCHAT_WEBHOOK_URL: hand it over through Initialize's -Config
+              "config": {"webhookUrl_env": "TEAMCHAT_WEBHOOK_URL"}}
+    _check(_run(config, ps_project))
