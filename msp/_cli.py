@@ -94,6 +94,7 @@ class Context:
             hook_timeout_ms=config.plugins.hook_timeout_ms,
             only=only,
             cache_dir=self.project.cache_dir,
+            project_root=self.project.root,
         )
         for broken in host.broken:
             get_log().warning(f"integration {broken.name!r} is not loaded: {broken.error}")
@@ -188,6 +189,13 @@ def _after_record(ctx: Context, rec: Recorded) -> None:
         log.warning(warning)
     log.log("info", "recorded", event_id=rec.event.id, type=rec.event.type, session=rec.event.session_id,
             actions=len(rec.planned.actions))
+    if any(not a.held for a in rec.planned.actions):
+        # Delivery as the config's dispatch mode says; imports nothing heavy unless inline.
+        from ._dispatch.kick import after_commit
+
+        note = after_commit(ctx.project, ctx.store)
+        if note:
+            log.warning(note)
 
 
 def _record_text(rec: Recorded, what: str) -> str:
@@ -562,7 +570,8 @@ def config_validate(as_json: bool = JsonOpt) -> None:
         from ._plugins import build_host
 
         project = ctx.project  # parses and checks the core keys
-        host = build_host(project.config.integrations, hook_timeout_ms=project.config.plugins.hook_timeout_ms)
+        host = build_host(project.config.integrations, hook_timeout_ms=project.config.plugins.hook_timeout_ms,
+                          project_root=project.root)
         problems = [f"integrations.{b.name}: {b.error}" for b in host.broken]
         if problems:
             raise ConfigError("; ".join(problems), "fix the keys named above in " + str(project.config_path))

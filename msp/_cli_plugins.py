@@ -39,7 +39,8 @@ def integrations_list(as_json: bool = JsonOpt) -> None:
         from ._plugins import ENTRY_POINT_GROUP, build_host
 
         config = ctx.project.config.integrations
-        host = build_host(config, cache_dir=ctx.project.cache_dir)
+        host = build_host(config, cache_dir=ctx.project.cache_dir,
+                          project_root=ctx.project.root)
         installed = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
         broken = {b.name: b.error for b in host.broken}
         rows = []
@@ -85,7 +86,8 @@ def integrations_doctor(
 
         project = ctx.project
         sections = project.config.integrations
-        host = build_host(sections, only=[name] if name else None, cache_dir=project.cache_dir)
+        host = build_host(sections, only=[name] if name else None, cache_dir=project.cache_dir,
+                          project_root=project.root)
         with ctx.store.read() as tx:
             failures = tx.hook_failures(200)
         report: list[dict[str, Any]] = []
@@ -151,7 +153,8 @@ def integrations_setup(
         from ._errors import PluginError
         from ._plugins import build_host
 
-        host = build_host(ctx.project.config.integrations, only=[name], cache_dir=ctx.project.cache_dir)
+        host = build_host(ctx.project.config.integrations, only=[name], cache_dir=ctx.project.cache_dir,
+                          project_root=ctx.project.root)
         if name not in host.integrations:
             why = "; ".join(b.error for b in host.broken if b.name == name) or "not enabled in config"
             raise PluginError(f"integration {name!r} is not loaded: {why}", "see `msp integrations doctor`")

@@ -164,13 +164,16 @@ class PluginHost:
     # --- loading -------------------------------------------------------------------------
 
     def add(self, name: str, plugin: object, section: Mapping[str, Any], *, source: str = "entry point",
-            validate: bool = True) -> Integration | None:
+            validate: bool = True, project_root: Path | None = None) -> Integration | None:
         """Register one integration. Errors are recorded as broken, never raised."""
         own, host = split_section(section)
         try:
             factory = getattr(plugin, "create_integration", None)
             if callable(factory):
-                plugin = factory(name, own)
+                import inspect
+
+                wants_root = "project_root" in inspect.signature(factory).parameters
+                plugin = factory(name, own, project_root=project_root) if wants_root else factory(name, own)
             # Documented defaults of the integration sit under what the user wrote.
             defaults = getattr(plugin, "defaults", None)
             if isinstance(defaults, Mapping):
@@ -358,6 +361,7 @@ def build_host(
     only: Iterable[str] | None = None,
     extra: Mapping[str, object] | None = None,
     cache_dir: Path | None = None,
+    project_root: Path | None = None,
 ) -> PluginHost:
     """Build a host with every enabled integration from config.
 
@@ -381,7 +385,7 @@ def build_host(
     seen = _ValidationCache(cache_dir)
     for name, section in enabled.items():
         if extra and name in extra:
-            host.add(name, extra[name], section, source="direct")
+            host.add(name, extra[name], section, source="direct", project_root=project_root)
             continue
         use = str(section.get("use") or ("powershell" if "module" in section else name))
         if eps is None:
@@ -402,7 +406,8 @@ def build_host(
             host.broken.append(BrokenIntegration(name, f"import failed: {_describe(exc)}"))
             continue
         digest = seen.digest(name, section, getattr(plugin, "config_schema", None), ep.value)
-        added = host.add(name, plugin, section, source=f"{ep.value}", validate=not seen.ok(digest))
+        added = host.add(name, plugin, section, source=f"{ep.value}", validate=not seen.ok(digest),
+                         project_root=project_root)
         if added is not None:
             seen.mark(digest)
     seen.save()

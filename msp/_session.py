@@ -43,6 +43,7 @@ from ._store import PlanResult, SessionRow, Store, StoreReader, StoreWriter
 
 if TYPE_CHECKING:
     from ._plugins import PluginHost
+    from ._projection import SessionFolder
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -358,7 +359,8 @@ class SessionManager:
         else:
             folder = tx.load_folder(event.session_id)
         self._view = (event.session_id, folder.count, folder)
-        return folder.view()
+        view: Session = folder.view()
+        return view
 
     def plan_session(self, session_id: str, integration: str | None = None) -> list[Any]:
         """The actions a session's events would generate now (``msp plan``); stores nothing."""

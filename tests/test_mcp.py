@@ -18,7 +18,6 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import MSP_BIN
 from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextContent, TextResourceContents
@@ -35,6 +34,9 @@ from msp._models import (
     StartInput,
     UpdateInput,
 )
+
+# Not imported from conftest: a conftest.py in a subfolder would shadow that module name.
+MSP_BIN = str(Path(sys.executable).with_name("msp"))
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "start": StartInput, "update": UpdateInput, "decide": DecisionInput, "entity": EntityInput,
