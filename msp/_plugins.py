@@ -79,9 +79,19 @@ def config_errors(schema: Mapping[str, Any], config: Mapping[str, Any], prefix: 
             errors.append(f"{path}: unknown key(s) {', '.join(extra)}")
         elif err.validator == "required":
             errors.append(f"{path}: {err.message}")
+        elif _looks_secret(path) or _looks_secret(str(err.instance)):
+            # jsonschema's message repeats the value; never print what may be a secret.
+            errors.append(f"{path}: the value is not valid here ({err.validator} {err.validator_value!r})")
         else:
             errors.append(f"{path}: {err.message}")
     return errors
+
+
+def _looks_secret(text: str) -> bool:
+    from ._logging import SECRET_KEY
+
+    # A key named like a secret, or a URL carrying credentials (user:password@host).
+    return bool(SECRET_KEY.search(text.rsplit(".", 1)[-1])) or ("://" in text and "@" in text)
 
 
 def _allowlist() -> set[str] | None:
