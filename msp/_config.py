@@ -23,7 +23,7 @@ ENV_DIR = "MSP_DIR"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ProjectConfig(_Section):
@@ -51,15 +51,28 @@ class PluginsConfig(_Section):
 
 
 class DispatchConfig(_Section):
-    mode: Literal["background", "inline", "manual"] = "background"
-    inline_timeout_s: float = Field(5.0, gt=0)
-    max_attempts: int = Field(8, ge=1)
-    max_age_hours: float = Field(72.0, gt=0)
-    backoff_base_s: float = Field(1.0, gt=0)
-    backoff_cap_s: float = Field(300.0, gt=0)
-    lease_s: float = Field(60.0, gt=0)
-    concurrency: int = Field(8, ge=1)
+    """How the outbox is delivered (see docs/dispatch.md)."""
+
+    mode: Literal["background", "inline", "manual"] = Field(
+        "background",
+        description="background: a detached drain after each recording command; inline: drain before "
+        "returning (up to inline_timeout_s); manual: only on `msp dispatch`.",
+    )
+    inline_timeout_s: float = Field(5.0, gt=0, description="Inline mode: the longest a command waits for delivery.")
+    max_attempts: int = Field(8, ge=1, description="Attempts before an action is dead (per integration: max_attempts).")
+    max_age_hours: float = Field(72.0, gt=0, description="An action still failing after this long is dead.")
+    backoff_base_s: float = Field(1.0, gt=0, description="First retry delay bound; doubles per attempt (full jitter).")
+    backoff_cap_s: float = Field(300.0, gt=0, description="The longest backoff delay.")
+    lease_s: float = Field(60.0, gt=0, description="How long a claimed action stays leased without a heartbeat.")
+    concurrency: int = Field(8, ge=1, description="Default in-flight actions per integration.")
     timeout_s: float = Field(10.0, gt=0, description="Per-request timeout for http and graphql.")
+    linger_s: float = Field(
+        60.0, ge=0, description="A background drain sleeps up to this long for the next retry to come due, then exits."
+    )
+    batch_size: int = Field(
+        20, ge=1, le=1000,
+        description="Most consecutive actions of one (integration, session) handed to a worker at once.",
+    )
 
 
 class MspConfig(_Section):

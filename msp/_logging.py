@@ -14,6 +14,13 @@ from typing import Any
 
 SECRET_KEY = re.compile(r"(token|key|passw(or)?d|secret|authori[sz]ation|credential|cookie)", re.I)
 _SECRET_VALUE = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+# `password=hunter2`, `"api_key": "abc"`, `?token=abc&`, `X-Api-Key: abc` inside free text (error
+# messages, URLs). Names ending in _env/_keyring name a secret's place, not the secret: kept.
+_SECRET_PAIR = re.compile(
+    r"""(?i)\b((?:[\w.-]*[_.-])?(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|token"""
+    r"""|passw(?:or)?d|passwd|secret|authori[sz]ation|credentials?|cookie)["']?\s*[=:]\s*)"""
+    r"""("[^"]*"|'[^']*'|[^\s,;&"'}\]]+)"""
+)
 REDACTED = "***"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -27,7 +34,8 @@ def redact(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        value = _SECRET_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, value)
     return value
 
 

@@ -37,7 +37,7 @@ Source = Literal["cli", "mcp", "api"]
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class StartInput(_Input):
@@ -130,11 +130,14 @@ HOOKS_BY_EVENT: dict[str, str] = {
 
 def format_time(at: datetime) -> str:
     """Fixed-format ISO-8601 UTC with microseconds, so strings sort like the times."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: the same text at a third of the cost, on every stored event.
+    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The inverse of :func:`format_time` (``fromisoformat``: strptime is ~20x slower here)."""
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -163,14 +166,17 @@ class Event:
         }
 
     def data_json(self) -> str:
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return _DATA_ENCODER.encode(self.data)
+
+
+_DATA_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 # --- views (projections of events) -------------------------------------------------------
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class Update(_View):

@@ -20,7 +20,7 @@ from typing import Any
 
 from ._errors import StoreError
 from ._models import Event, Session, format_time, parse_time
-from ._projection import fold
+from ._projection import SessionFolder, folder_of
 from ._store import HookFailure, OpenBlocker, PlannedAction, SessionRow
 
 #: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
@@ -105,6 +105,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX hook_failures_by_integration ON hook_failures(integration, id);
     """,
+    # 2: the dispatcher's outbox columns (msp/_dispatch). ``order_key`` orders a lane
+    # (integration, session): the row id zero-padded, and for a follow-up action its parent's key
+    # plus its index, so follow-ups sort right after their parent.
+    """
+    ALTER TABLE actions ADD COLUMN order_key TEXT;
+    ALTER TABLE actions ADD COLUMN parent_id INTEGER;
+    ALTER TABLE actions ADD COLUMN window_start_ms INTEGER;
+    ALTER TABLE actions ADD COLUMN last_status INTEGER;
+    UPDATE actions SET order_key = printf('%012d', id) WHERE order_key IS NULL;
+    CREATE TRIGGER actions_order_key AFTER INSERT ON actions WHEN NEW.order_key IS NULL
+        BEGIN UPDATE actions SET order_key = printf('%012d', NEW.id) WHERE id = NEW.id; END;
+    CREATE INDEX actions_lane_active ON actions(integration, session_id, order_key)
+        WHERE status IN ('pending', 'in_flight');
+    CREATE INDEX actions_claim ON actions(integration, status, order_key);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -116,16 +131,29 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+class StoreBusy(StoreError):
+    code = "STORE_BUSY"
+
+
 def _retry_busy(fn: Any, deadline_s: float) -> Any:
-    """Call ``fn`` until it stops failing with a busy lock, with jittered backoff."""
+    """Call ``fn`` until it stops failing with a busy lock, with jittered backoff.
+
+    Past the deadline the user gets a :class:`StoreBusy` that says what to do, never SQLite's
+    bare "database is locked".
+    """
     give_up = time.monotonic() + deadline_s
     delay = 0.005
     while True:
         try:
             return fn()
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() > give_up:
+            if not _is_busy(exc):
                 raise
+            if time.monotonic() > give_up:
+                raise StoreBusy(
+                    f"the store stayed busy for over {deadline_s:g} s: another process holds its write lock",
+                    "try again; if it keeps happening, look for a stuck msp process using this project",
+                ) from exc
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
 
@@ -146,11 +174,14 @@ class SqliteStore:
         self._db.row_factory = sqlite3.Row
         try:
             _retry_busy(lambda: self._setup(_SYNCHRONOUS.get(synchronous, "FULL")), busy_timeout_s)
+        except StoreError:
+            self._db.close()
+            raise
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(
                 f"the store at {path} cannot be used: {exc}",
-                "run `msp doctor` or restore .msp/msp.db from a backup",
+                f"move {path.name} aside and restore it from a backup (or start afresh with `msp init`)",
             ) from exc
 
     def _setup(self, synchronous: str) -> None:
@@ -159,7 +190,13 @@ class SqliteStore:
             db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
         db.execute("PRAGMA foreign_keys=ON")
-        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema version {version}, newer than this msp understands ({SCHEMA_VERSION})",
+                "upgrade msp",
+            )
+        if version < SCHEMA_VERSION:
             self._migrate()
 
     def _migrate(self) -> None:
@@ -204,11 +241,12 @@ class SqliteStore:
         _retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"), self._busy_s)
         try:
             yield SqliteAccess(self._db)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
             _retry_busy(lambda: self._db.execute("COMMIT"), self._busy_s)
+        except BaseException:
+            # SQLite may already have rolled back (e.g. on a full disk); don't mask that error.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
@@ -252,16 +290,28 @@ class SqliteAccess:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        # Session rows seen in this transaction. Only append() changes the sessions table, and it
+        # refreshes the entry from its own UPDATE ... RETURNING, so a command's repeated look-ups
+        # of its session cost no extra queries.
+        self._rows: dict[str, SessionRow] = {}
 
     # --- reads ---------------------------------------------------------------------------
 
     def active_sessions(self) -> list[SessionRow]:
         rows = self._db.execute("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at")
-        return [_row_to_session(r) for r in rows]
+        out = [_row_to_session(r) for r in rows]
+        self._rows.update((r.id, r) for r in out)
+        return out
 
     def session_row(self, session_id: str) -> SessionRow | None:
+        cached = self._rows.get(session_id)
+        if cached is not None:
+            return cached
         row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return _row_to_session(row) if row else None
+        if row is None:
+            return None
+        found = self._rows[session_id] = _row_to_session(row)
+        return found
 
     def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
         # Prefix match by range, not LIKE, so `%` and `_` in user text mean themselves.
@@ -319,6 +369,10 @@ class SqliteAccess:
         return [_row_to_event(r) for r in self._db.execute(sql.format(marks=marks), ids)]
 
     def load_session(self, session_id: str, upto_seq: int | None = None) -> Session:
+        return self.load_folder(session_id, upto_seq).view()
+
+    def load_folder(self, session_id: str, upto_seq: int | None = None) -> SessionFolder:
+        """The fold of a session's events, ready to take more (see SessionFolder)."""
         events = self.session_events(session_id)
         if upto_seq is not None:
             events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
@@ -348,7 +402,7 @@ class SqliteAccess:
             ):
                 ev = _row_to_event(row)
                 foreign[ev.data["id"]] = ev
-        return fold(events, resolutions, foreign)
+        return folder_of(events, resolutions, foreign)
 
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._db.execute(
@@ -406,6 +460,7 @@ class SqliteAccess:
                 (event.session_id, event.project, at, d["progress"], d["progress"], seq, at,
                  d.get("goal"), d.get("issue")),
             )
+            self._rows.pop(event.session_id, None)
             return seq
         sets = ["last_seq = ?", "last_at = ?", "event_count = event_count + 1"]
         params: list[Any] = [seq, at]
@@ -428,14 +483,20 @@ class SqliteAccess:
         elif event.type == "blocker_resolved":
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, d["blocker_id"]))
         params.append(event.session_id)
-        self._db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", params)
+        updated = self._db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING *", params).fetchall()
+        if updated:
+            self._rows[event.session_id] = _row_to_session(updated[0])
+        else:
+            self._rows.pop(event.session_id, None)
         return seq
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
         """Insert planned actions; an idempotency key already present is skipped."""
+        if not actions:
+            return 0
         now_ms = int(time.time() * 1000)
-        before = self._db.total_changes
-        self._db.executemany(
+        # rowcount, not total_changes: the latter also counts rows that triggers touch.
+        cur = self._db.executemany(
             "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
             "session_id, payload, status, created_ms, next_attempt_ms, updated_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -448,11 +509,13 @@ class SqliteAccess:
                 for a in actions
             ],
         )
-        return self._db.total_changes - before
+        return max(cur.rowcount, 0)
 
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None:
+        from ._logging import redact
+
         now_ms = int(time.time() * 1000)
         self._db.executemany(
             "INSERT INTO hook_failures (event_id, integration, hook, error, at_ms) VALUES (?, ?, ?, ?, ?)",
-            [(f.event_id, f.integration, f.hook, f.error[:2000], now_ms) for f in failures],
+            [(f.event_id, f.integration, f.hook, redact(f.error)[:2000], now_ms) for f in failures],
         )

@@ -71,7 +71,10 @@ class PlanResult:
 
     @property
     def warnings(self) -> list[str]:
-        return [f"integration {f.integration!r} failed in {f.hook}: {f.error}" for f in self.failures]
+        from ._logging import redact
+
+        # Printed (and, with --json, handed to scripts): never with a credential in it.
+        return [redact(f"integration {f.integration!r} failed in {f.hook}: {f.error}") for f in self.failures]
 
 
 class StoreReader(Protocol):

@@ -1,0 +1,106 @@
+"""Guarantee 2: a writer killed with SIGKILL mid-burst loses nothing it had reported as done.
+
+The writer (tests/helpers/writer.py) prints each event id only after its transaction commits.
+The test kills it at several points of a burst, then checks every acknowledged id is stored,
+the database passes ``PRAGMA integrity_check``, the projections agree with the events, and the
+next commands work through the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+MSP_BIN = str(Path(sys.executable).with_name("msp"))
+
+WRITER = Path(__file__).parent / "helpers" / "writer.py"
+
+
+def _db(project_dir: Path) -> Path:
+    return project_dir / ".msp" / "msp.db"
+
+
+def _check_consistent(db: Path) -> set[str]:
+    """Integrity ok, and every session row agrees with its events. Returns all event ids."""
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        for sid, count, last_seq in con.execute("SELECT id, event_count, last_seq FROM sessions").fetchall():
+            n, top = con.execute("SELECT count(*), max(seq) FROM events WHERE session_id = ?", (sid,)).fetchone()
+            assert (count, last_seq) == (n, top)
+        for (data,) in con.execute("SELECT data FROM events"):
+            json.loads(data)  # no torn rows
+        return {r[0] for r in con.execute("SELECT id FROM events")}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sync", ["normal", "full"])
+def test_sigkill_mid_burst_loses_nothing_acknowledged(msp_cli: Any, project_dir: Path, sync: str) -> None:
+    assert msp_cli("start", "--goal", "crash test").code == 0
+    acknowledged: list[str] = []
+    for round_, kill_after in enumerate([1, 37, 400]):
+        proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(_db(project_dir)), "100000", "--sync", sync,
+             "--tag", f"r{round_}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        seen: list[str] = []
+        while len(seen) < kill_after:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else "writer ended early"
+            seen.append(line.strip())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        # Lines it wrote before dying are acknowledged too.
+        rest, _ = proc.communicate(timeout=30)
+        acknowledged += seen + [x for x in rest.split() if x]
+
+    stored = _check_consistent(_db(project_dir))
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged events lost"
+
+    # The next commands work, through the real binary.
+    r = msp_cli("update", "after the crash", "50")
+    assert r.code == 0, r.err
+    r = msp_cli("end", "--summary", "survived", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["session"]["status"] == "closed"
+    assert r.json()["session"]["events"] == len(stored) + 2
+    _check_consistent(_db(project_dir))
+
+
+def test_cli_commands_killed_at_random_moments(msp_cli: Any, project_dir: Path) -> None:
+    """Real ``msp update`` processes killed at random points: the ones that answered are kept,
+    the store stays sound, and the session carries on."""
+    assert msp_cli("start").code == 0
+    rng = random.Random(20240602)
+    answered: list[str] = []
+    for i in range(8):
+        proc = subprocess.Popen(
+            [MSP_BIN, "update", f"maybe {i}", "--json"], cwd=project_dir,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(rng.uniform(0.05, 0.45))
+        proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        if proc.returncode == 0:
+            answered.append(json.loads(out)["event"]["id"])
+        else:
+            assert proc.returncode == -signal.SIGKILL, err
+    stored = _check_consistent(_db(project_dir))
+    assert set(answered) <= stored
+    r = msp_cli("update", "still here", "--json")
+    assert r.code == 0, r.err
+    assert msp_cli("end").code == 0
