@@ -27,7 +27,8 @@ config_schema = {{"type": "object", "properties": {{"base_url": {{"type": "strin
 
 @hookimpl
 def msp_update(session, update, config):
-    return HttpRequest(path="/updates", json={{"session": session.id, "text": update.text, "progress": update.progress}})
+    body = {{"session": session.id, "text": update.text, "progress": update.progress}}
+    return HttpRequest(path="/updates", json=body)
 '''
 NAMES = [f"bench{i}" for i in range(5)]
 HELLO = '''

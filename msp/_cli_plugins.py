@@ -17,7 +17,9 @@ app.add_typer(schema_app, name="schema")
 
 
 @schema_app.command("actions")
-def schema_actions() -> None:
+def schema_actions(
+    as_json: bool = typer.Option(True, "--json", help="Accepted for symmetry: the schema is always JSON."),
+) -> None:
     """Print the JSON Schema of actions (what hooks return)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:

@@ -12,7 +12,8 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-SECRET_KEY = re.compile(r"(token|key|passw(or)?d|secret|authori[sz]ation|credential|cookie)", re.I)
+# "key" but not the outbox's idempotency_key, which is an identifier, not a credential.
+SECRET_KEY = re.compile(r"(token|(?<!idempotency_)key|passw(or)?d|secret|authori[sz]ation|credential|cookie)", re.I)
 _SECRET_VALUE = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 # `password=hunter2`, `"api_key": "abc"`, `?token=abc&`, `X-Api-Key: abc` inside free text (error
 # messages, URLs). Names ending in _env/_keyring name a secret's place, not the secret: kept.

@@ -91,7 +91,9 @@ def _looks_secret(text: str) -> bool:
     from ._logging import SECRET_KEY
 
     # A key named like a secret, or a URL carrying credentials (user:password@host).
-    return bool(SECRET_KEY.search(text.rsplit(".", 1)[-1])) or ("://" in text and "@" in text)
+    key = text.rsplit(".", 1)[-1]
+    named = bool(SECRET_KEY.search(key)) and not key.endswith(("_env", "_keyring"))
+    return named or ("://" in text and "@" in text)
 
 
 def _allowlist() -> set[str] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from msp import CypherQuery, FileWrite, HttpRequest, hookimpl
 from msp.hooks import specs
@@ -22,10 +22,10 @@ def _signature(name: str) -> str:
 
 
 def test_the_spec_lists_every_moment_of_a_session() -> None:
-    assert HOOKS == sorted([
+    assert sorted([
         "msp_initialize", "msp_session_start", "msp_update", "msp_decision", "msp_entity",
         "msp_blocker", "msp_session_close", "msp_export",
-    ])
+    ]) == HOOKS
 
 
 def test_every_hook_has_a_docs_section_headed_by_its_signature() -> None:
@@ -51,7 +51,9 @@ class Recorder:
     """Records what each hook receives and returns one action per call."""
 
     name = "recorder"
-    config_schema = {"type": "object", "properties": {"flag": {"type": "string"}}, "additionalProperties": False}
+    config_schema: ClassVar[dict[str, Any]] = {
+        "type": "object", "properties": {"flag": {"type": "string"}}, "additionalProperties": False,
+    }
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from plugin_site import activate, install
 
 GOOD = '''
@@ -208,7 +207,8 @@ def test_replay_backfills_once(site: Path, project_dir: Path, msp_cli: Any) -> N
     second = msp_cli("replay", "--integration", "good", "--json")
     assert second.json()["new_actions"] == 0
     with sqlite3.connect(project_dir / ".msp" / "msp.db") as db:
-        bodies = [json.loads(p)["json"] for (p,) in db.execute("SELECT payload FROM actions WHERE kind='http' ORDER BY id")]
+        rows = db.execute("SELECT payload FROM actions WHERE kind='http' ORDER BY id")
+        bodies = [json.loads(p)["json"] for (p,) in rows]
     assert [b.get("text") for b in bodies] == [None, "before the integration existed", "second"]
 
 
