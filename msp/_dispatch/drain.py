@@ -1,0 +1,612 @@
+"""The drain: claims due actions from the outbox and delivers them through executors.
+
+One asyncio loop. Each claimed *run* (consecutive due actions of one lane, i.e. one
+integration and session) goes to one worker task, which delivers it in order and stops at the
+first action that does not succeed, handing the rest back untouched. Outcomes are buffered and
+written, together with the next claims and lease renewals, in one transaction per loop turn.
+
+Per integration: at most ``concurrency`` runs in flight, at most ``rate_per_second`` executor
+calls per second, and a pause after a response that said when to come back (``Retry-After`` or
+a rate-limit reset).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._config import DispatchConfig
+from .._executors import BaseExecutor, ExecutionContext, Outcome
+from .._logging import get_log, redact
+from .._secrets import MissingCredential
+from .outbox import ActionRow, FollowUp, Lane, Outbox, Update, now_ms
+from .policy import Limits, after_failure
+from .registry import ExecutorUnavailable, Registry
+
+MAX_TEXT = 2000
+#: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
+FLUSH_AFTER_S = 0.005
+FLUSH_BATCH = 64
+#: After a claim came back short, look for more work of that integration this much later
+#: (sooner when one of its workers finishes).
+CLAIM_BACKOFF_S = 0.1
+
+
+@dataclass
+class IntegrationInfo:
+    """An integration as the drain sees it: its merged config and the host's settings."""
+
+    name: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None  # set when it is configured but cannot be used
+
+
+@dataclass
+class DrainOptions:
+    wait: bool = False
+    """Keep going until nothing pending can come due (bounded by ``deadline`` and ``linger_s``)."""
+    integration: str | None = None
+    limit: int | None = None
+    """Most actions to attempt in this run."""
+    deadline: float | None = None
+    """``time.monotonic()`` after which the drain stops (in-flight work is interrupted)."""
+    linger_s: float | None = None
+    """With ``wait``: exit instead of sleeping longer than this for the next retry."""
+    before_sleep: Callable[[], None] | None = None
+    after_sleep: Callable[[], bool] | None = None
+    """Called after an idle sleep; returning False ends the drain (another drain took over)."""
+
+
+@dataclass
+class DrainReport:
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    waiting: int = 0
+    released: int = 0
+    reclaimed: int = 0
+    follow_ups: int = 0
+    attempted: int = 0
+    stopped: str = ""
+    remaining: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "done": self.done, "retried": self.retried, "dead": self.dead, "waiting": self.waiting,
+            "released": self.released, "reclaimed": self.reclaimed, "follow_ups": self.follow_ups,
+            "attempted": self.attempted, "stopped": self.stopped, "remaining": self.remaining,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class _Context(ExecutionContext):
+    """An execution context that remembers the secrets it handed out, to scrub them from text."""
+
+    seen: set[str] = field(default_factory=set)
+
+    def secret(self, key: str) -> str:
+        value = super().secret(key)
+        self.remember(value)
+        return value
+
+    def remember(self, value: str) -> None:
+        if value and len(value) >= 4:
+            self.seen.add(value)
+
+
+def scrub(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
+    """Text safe to store or print: known secret values masked, credential-looking text redacted."""
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
+    clean = redact(text)
+    out = clean if isinstance(clean, str) else str(clean)
+    return out if len(out) <= MAX_TEXT else out[: MAX_TEXT - 1] + "…"
+
+
+class _RateLimiter:
+    """Evenly spaced calls: at most ``rate`` per second, no bursts."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next_at = 0.0
+
+    async def acquire(self, n: int = 1) -> None:
+        now = time.monotonic()
+        slot = max(now, self.next_at)
+        self.next_at = slot + n * self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class _Lane:
+    """Per-integration state for one drain."""
+
+    info: IntegrationInfo
+    concurrency: int
+    limits: Limits
+    limiter: _RateLimiter | None
+    running: int = 0
+    paused_until: float = 0.0
+    claim_after: float = 0.0
+    skip_sessions: set[str | None] = field(default_factory=set)
+
+
+def _batches(executor: Any) -> bool:
+    method = getattr(type(executor), "execute_batch", None)
+    return method is not None and method is not BaseExecutor.execute_batch
+
+
+def _new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+
+
+class Dispatcher:
+    """Delivers the outbox of one store."""
+
+    def __init__(
+        self,
+        store: Any,
+        integrations: Mapping[str, IntegrationInfo],
+        config: DispatchConfig,
+        project_root: Path,
+        *,
+        executors: Mapping[str, Any] | None = None,
+        executor_paths: Mapping[str, str] | None = None,
+        holds_lock: bool = False,
+        progress: Callable[[DrainReport], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.outbox = Outbox(store)
+        self.integrations = dict(integrations)
+        self.config = config
+        self.project_root = project_root
+        self.registry = Registry(executors, executor_paths)
+        self.holds_lock = holds_lock
+        self.progress = progress
+        self.rng = rng or random.Random()
+        self.owner = _new_owner()
+        self.report = DrainReport()
+        self._lanes: dict[str, _Lane] = {}
+        self._skip_kinds: set[str] = set()
+        self._unusable: set[str] = set()
+        self._updates: list[Update] = []
+        self._parents: dict[int, ActionRow] = {}
+        self._claimed: dict[int, ActionRow] = {}
+        self._started: set[int] = set()
+        self._claimed_total = 0
+        self._known_due: set[str] = set()
+        self._due_checked = 0.0
+        self._renewed = 0.0
+        self._log = get_log()
+        self._wait = False
+        self._dirty = asyncio.Event()
+        self._finished: list[asyncio.Task[None]] = []
+        self._first_unflushed = 0.0
+
+    # --- set-up --------------------------------------------------------------------------
+
+    def _lane(self, name: str) -> _Lane | None:
+        lane = self._lanes.get(name)
+        if lane is not None:
+            return lane
+        info = self.integrations.get(name)
+        if info is None or info.error is not None:
+            return None
+        settings = info.settings
+        rate = settings.get("rate_per_second")
+        lane = _Lane(
+            info=info,
+            concurrency=max(1, int(settings.get("concurrency", self.config.concurrency))),
+            limits=Limits(
+                max_attempts=max(1, int(settings.get("max_attempts", self.config.max_attempts))),
+                max_age_ms=int(self.config.max_age_hours * 3_600_000),
+                backoff_base_s=self.config.backoff_base_s,
+                backoff_cap_s=self.config.backoff_cap_s,
+            ),
+            limiter=_RateLimiter(float(rate)) if rate else None,
+        )
+        self._lanes[name] = lane
+        return lane
+
+    def _mark_unusable(self, names: list[str]) -> None:
+        """Leave actions of integrations that are not enabled (or failed to load) pending, saying why."""
+        fresh = [n for n in names if n not in self._unusable and self._lane(n) is None]
+        if not fresh:
+            return
+        now = now_ms()
+        with self.outbox.write() as tx:
+            for name in fresh:
+                info = self.integrations.get(name)
+                why = (
+                    f"integration {name!r} cannot be used: {info.error}" if info is not None and info.error
+                    else f"integration {name!r} is not enabled in config; enable [integrations.{name}] "
+                         "or drop its actions with `msp queue drop`"
+                )
+                tx.note_error(tx.pending_ids_of(name), scrub(why), now)
+                self.report.notes.append(why)
+        self._unusable.update(fresh)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def run(self, opts: DrainOptions | None = None) -> DrainReport:
+        opts = opts or DrainOptions()
+        self._wait = opts.wait
+        tasks: dict[asyncio.Task[None], list[ActionRow]] = {}
+        try:
+            with self.outbox.write() as tx:
+                self.report.reclaimed += tx.reclaim(self.owner, now_ms(), other_owners=self.holds_lock)
+            while True:
+                claimed = self._cycle(opts, idle=not tasks)
+                for run in claimed:
+                    lane = self._lanes[run[0].integration]
+                    lane.running += 1
+                    task = asyncio.create_task(self._work(lane, run))
+                    task.add_done_callback(self._finished_task)
+                    tasks[task] = run
+                if opts.deadline is not None and time.monotonic() >= opts.deadline:
+                    self.report.stopped = "timeout"
+                    break
+                if tasks:
+                    # Sleep until a worker finishes (its slot can be filled) or buffered outcomes
+                    # are due to be written (FLUSH_AFTER_S), whichever comes first.
+                    if not self._finished:
+                        try:
+                            async with asyncio.timeout(self._tick(opts)):
+                                await self._dirty.wait()
+                        except TimeoutError:
+                            pass
+                    self._dirty.clear()
+                    finished, self._finished = self._finished, []
+                    for task in finished:
+                        run = tasks.pop(task)
+                        lane = self._lanes[run[0].integration]
+                        lane.running -= 1
+                        lane.claim_after = 0.0  # its lane may go on: claim (and write) now
+                        task.result()  # workers handle their own errors; a bug surfaces here
+                    continue
+                if self._updates:
+                    continue
+                if self._limit_reached(opts):
+                    self.report.stopped = "limit"
+                    break
+                delay = self._idle_delay(opts)
+                if delay is None:
+                    self.report.stopped = self.report.stopped or "idle"
+                    break
+                if delay > 0:
+                    if opts.before_sleep:
+                        opts.before_sleep()
+                    await asyncio.sleep(delay)
+                    if opts.after_sleep and not opts.after_sleep():
+                        self.report.stopped = "handed over"
+                        break
+                    with self.outbox.write() as tx:
+                        self.report.reclaimed += tx.reclaim(self.owner, now_ms(), other_owners=self.holds_lock)
+                    self._due_checked = 0.0
+        finally:
+            await self._shutdown(tasks)
+        with self.outbox.read() as tx:
+            self.report.remaining = {k: v for k, v in tx.counts().items() if k in ("pending", "held", "in_flight")}
+        return self.report
+
+    def _finished_task(self, task: asyncio.Task[None]) -> None:
+        self._finished.append(task)
+        self._dirty.set()
+
+    def _tick(self, opts: DrainOptions) -> float:
+        """How long to wait for a worker before looking at the outbox again."""
+        wake = 0.25
+        if self._updates:
+            wake = min(wake, max(0.0, self._first_unflushed + FLUSH_AFTER_S - time.monotonic()))
+        if opts.deadline is not None:
+            wake = min(wake, max(0.0, opts.deadline - time.monotonic()))
+        return wake
+
+    def _limit_reached(self, opts: DrainOptions) -> bool:
+        return opts.limit is not None and self._claimed_total >= opts.limit
+
+    def _idle_delay(self, opts: DrainOptions) -> float | None:
+        """Nothing in flight and nothing claimable: how long to sleep, or None to stop."""
+        if not opts.wait:
+            return None
+        skip_integrations = set(self._unusable)
+        skip_lanes = {(name, s) for name, lane in self._lanes.items() for s in lane.skip_sessions}
+        with self.outbox.read() as tx:
+            due = tx.next_due_ms(opts.integration, skip_lanes, skip_integrations, self._skip_kinds)
+        if due is None:
+            return None
+        now_s = time.monotonic()
+        delay = max(0.0, (due - now_ms()) / 1000.0)
+        paused = [lane.paused_until - now_s for lane in self._lanes.values() if lane.paused_until > now_s]
+        if paused:
+            delay = max(delay, min(paused))
+        if delay <= 0:
+            # Due now but not claimed: its lane is blocked by an action in flight elsewhere.
+            delay = 0.05
+        if opts.linger_s is not None and delay > opts.linger_s:
+            return None
+        if opts.deadline is not None:
+            left = opts.deadline - now_s
+            if left <= 0:
+                return None
+            delay = min(delay, left)
+        return min(delay, 5.0)
+
+    def _cycle(self, opts: DrainOptions, idle: bool) -> list[list[ActionRow]]:
+        """Write buffered outcomes, renew leases, and claim what can start now: one transaction,
+        and none at all when there is nothing to write and no worker slot to fill."""
+        now = now_ms()
+        mono = time.monotonic()
+        if mono - self._due_checked > 0.5 or idle:
+            with self.outbox.read() as tx:
+                due = tx.integrations_due(now)
+            if opts.integration is not None:
+                due = [n for n in due if n == opts.integration]
+            self._mark_unusable(due)
+            self._known_due = {n for n in due if n not in self._unusable}
+            self._due_checked = mono
+        stopping = opts.deadline is not None and mono >= opts.deadline
+        wanted: list[tuple[_Lane, int]] = []
+        if not stopping and not self._limit_reached(opts):
+            for name in sorted(self._known_due):
+                lane = self._lane(name)
+                if lane is None or lane.paused_until > mono or lane.claim_after > mono:
+                    continue
+                free = lane.concurrency - lane.running
+                if free > 0:
+                    wanted.append((lane, free))
+        flush = bool(self._updates) and (
+            idle or stopping or bool(wanted) or len(self._updates) >= FLUSH_BATCH
+            or mono - self._first_unflushed >= FLUSH_AFTER_S
+        )
+        renew = mono - self._renewed > self.config.lease_s / 3
+        if not (flush or renew or wanted):
+            return []
+        lease_ms = int(self.config.lease_s * 1000)
+        runs: list[list[ActionRow]] = []
+        with self.outbox.write() as tx:
+            if self._updates:
+                updates, self._updates = self._updates, []
+                tx.apply(updates, now, self._parents)
+                self._parents = {}
+            if renew:
+                tx.renew(self.owner, now + lease_ms)
+                self._renewed = mono
+            for lane, free in wanted:
+                run_max = self.config.batch_size
+                if opts.limit is not None:
+                    free, run_max = min(free, opts.limit - self._claimed_total), 1
+                    if free <= 0:
+                        break
+                got = tx.claim(
+                    lane.info.name, self.owner, now, now + lease_ms, free, run_max=run_max,
+                    skip_lanes=lane.skip_sessions, skip_kinds=self._skip_kinds,
+                )
+                if len(got) < free:
+                    lane.claim_after = mono + CLAIM_BACKOFF_S  # nothing more to start for now
+                for run in got:
+                    for row in run:
+                        self._claimed[row.id] = row
+                    self._claimed_total += len(run)
+                runs += got
+        return runs
+
+    async def _shutdown(self, tasks: dict[asyncio.Task[None], list[ActionRow]]) -> None:
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        # What was claimed and never recorded: never started goes back as it was; started
+        # (outcome unknown) goes back with the attempt counted.
+        now = now_ms()
+        for row in list(self._claimed.values()):
+            if row.id in self._started:
+                self._updates.append(Update(
+                    row.id, "released", attempts=row.attempts + 1, next_attempt_ms=now,
+                    error="interrupted before its outcome was known; it will be retried",
+                ))
+            else:
+                self._updates.append(Update(row.id, "released", keep_error=True))
+            self.report.released += 1
+        self._claimed.clear()
+        try:
+            if self._updates:
+                with self.outbox.write() as tx:
+                    tx.apply(self._updates, now, self._parents)
+                self._updates = []
+        finally:
+            await self.registry.aclose()
+
+    # --- workers -------------------------------------------------------------------------
+
+    async def _work(self, lane: _Lane, run: list[ActionRow]) -> None:
+        kind = run[0].kind
+        try:
+            executor = self.registry.get(kind)
+        except ExecutorUnavailable as exc:
+            self._skip_kinds.add(kind)
+            for row in run:
+                self._release(row, str(exc))
+            return
+        info = lane.info
+        ctx = _Context(
+            integration=info.name,
+            config=info.config,
+            project_root=self.project_root,
+            settings=info.settings,
+            timeout_s=self.config.timeout_s,
+        )
+        actions: list[tuple[ActionRow, Any]] = []
+        for i, row in enumerate(run):
+            try:
+                actions.append((row, _parse(row)))
+            except ValueError as exc:
+                if actions:  # keep order: deliver what precedes it; it comes up again as a head
+                    for later in run[i:]:
+                        self._release(later)
+                    break
+                self._record(lane, row, Outcome("dead", f"the stored action is not valid: {exc}"), ctx)
+        if not actions:
+            return
+        guard_s = max(30.0, self.config.timeout_s * 3)
+        if _batches(executor):
+            if lane.limiter:
+                await lane.limiter.acquire(len(actions))
+            self._started.update(row.id for row, _ in actions)
+            outcomes = await self._call(
+                executor.execute_batch([a for _, a in actions], ctx), guard_s * len(actions), len(actions)
+            )
+            for i, (row, _) in enumerate(actions):
+                if i < len(outcomes):
+                    self._record(lane, row, outcomes[i], ctx)
+                else:
+                    self._release(row)
+            return
+        for i, (row, action) in enumerate(actions):
+            if lane.limiter:
+                await lane.limiter.acquire()
+            self._started.add(row.id)
+            outcome = (await self._call(executor.execute(action, ctx), guard_s, 1))[0]
+            self._record(lane, row, outcome, ctx)
+            if outcome.status != "done" or outcome.follow_ups:
+                # Stop at a failure (order), and after follow-ups: they go right after their parent.
+                for later, _ in actions[i + 1:]:
+                    self._release(later)
+                return
+
+    async def _call(self, call: Awaitable[Any], guard_s: float, n: int) -> list[Outcome]:
+        """Await an executor call; turn what it raised into outcomes."""
+        try:
+            async with asyncio.timeout(guard_s):
+                result = await call
+        except MissingCredential as exc:
+            text = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+            return [Outcome("wait", f"waiting for a credential. {text}")] * n
+        except TimeoutError:
+            return [Outcome("retry", f"the executor did not finish within {guard_s:g}s")] * n
+        except Exception as exc:
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return [Outcome("retry", f"executor error: {detail}")] * n
+        if isinstance(result, Outcome):
+            return [result]
+        return list(result)
+
+    def _buffer(self, update: Update) -> None:
+        """Queue an outcome for writing: within FLUSH_AFTER_S, or at once when FLUSH_BATCH are waiting."""
+        if not self._updates:
+            self._first_unflushed = time.monotonic()
+            asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._dirty.set)
+        self._updates.append(update)
+        if len(self._updates) >= FLUSH_BATCH:
+            self._dirty.set()
+
+    def _release(self, row: ActionRow, error: str | None = None) -> None:
+        """Hand an action back untouched (not attempted in this run)."""
+        self._claimed.pop(row.id, None)
+        if error is None:
+            self._buffer(Update(row.id, "released", keep_error=True))
+        else:
+            self._buffer(Update(row.id, "released", error=scrub(error)))
+        self.report.released += 1
+
+    def _record(self, lane: _Lane, row: ActionRow, outcome: Outcome, ctx: _Context) -> None:
+        self._claimed.pop(row.id, None)
+        self._started.discard(row.id)
+        summary = scrub(outcome.summary or "", frozenset(ctx.seen))
+        now = now_ms()
+        status = outcome.status
+        self.report.attempted += status != "wait"
+        if status == "done":
+            update = Update(row.id, "done", attempts=row.attempts + 1, error=None, result=summary or "done",
+                            status_code=outcome.status_code)
+            if outcome.follow_ups:
+                try:
+                    update.follow_ups = _follow_ups(row, outcome.follow_ups, lane.info)
+                except ValueError as exc:
+                    update = Update(row.id, "dead", attempts=row.attempts + 1, status_code=outcome.status_code,
+                                    error=scrub(f"delivered, but returned an invalid follow-up action: {exc}"))
+                    self.report.dead += 1
+                else:
+                    self._parents[row.id] = row
+                    self.report.follow_ups += len(update.follow_ups)
+                    self.report.done += 1
+            else:
+                self.report.done += 1
+        elif status == "wait":
+            update = Update(row.id, "pending", error=summary or "waiting", status_code=outcome.status_code)
+            lane.skip_sessions.add(row.session_id)
+            self.report.waiting += 1
+        else:
+            move = after_failure(
+                retryable=status == "retry",
+                summary=summary or status,
+                attempts_before=row.attempts,
+                window_start_ms=row.window_ms,
+                now_ms=now,
+                limits=lane.limits,
+                retry_after_s=outcome.retry_after_s,
+                rng=self.rng,
+            )
+            update = Update(row.id, move.status, attempts=move.attempts, next_attempt_ms=move.next_attempt_ms,
+                            error=move.error, status_code=outcome.status_code)
+            if move.status == "dead":
+                self.report.dead += 1
+            else:
+                self.report.retried += 1
+                if not self._wait:
+                    # Without --wait a drain is one pass: each lane is tried at most once.
+                    lane.skip_sessions.add(row.session_id)
+                if outcome.retry_after_s is not None:
+                    # The service said when to come back: hold the whole integration till then.
+                    lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after_s)
+        self._buffer(update)
+        self._log.log(
+            "info" if update.status == "done" else "warning", "dispatch",
+            action=row.id, integration=row.integration, kind=row.kind, outcome=update.status,
+            attempts=update.attempts, detail=update.error or update.result,
+        )
+        if self.progress is not None:
+            self.progress(self.report)
+
+
+def _parse(row: ActionRow) -> Any:
+    from pydantic import ValidationError
+
+    from .._actions import action_from_dict
+
+    try:
+        return action_from_dict(row.payload)
+    except ValidationError as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else "invalid") from None
+
+
+def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo) -> list[FollowUp]:
+    from .._actions import idempotency_key, stamp
+    from .._plugins import normalise
+
+    try:
+        actions = normalise(items)
+    except Exception as exc:
+        raise ValueError(str(exc)) from None
+    out = []
+    for i, action in enumerate(actions):
+        key = idempotency_key(parent.idempotency_key, parent.integration, f"follow-up-{i}")
+        stamped = stamp(action, parent.integration, key)
+        out.append(FollowUp(key, stamped.kind, stamped.model_dump(mode="json", by_alias=True),
+                            held=bool(info.settings.get("hold", False))))
+    return out
+
+
+def lane_of(row: ActionRow) -> Lane:
+    return row.lane

@@ -1,0 +1,135 @@
+"""Running a drain for a project: the lock, the integrations from config, the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._errors import MspError
+from .drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
+from .lock import DrainLock
+from .outbox import Outbox, now_ms
+
+if TYPE_CHECKING:
+    from .._config import Project
+    from .._plugins import PluginHost
+    from .._sqlite import SqliteStore
+
+
+class DispatchBusy(MspError):
+    code = "DISPATCH_BUSY"
+
+
+def lock_for(project: Project) -> DrainLock:
+    return DrainLock(project.msp_dir / "dispatch.lock")
+
+
+def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
+    """Every configured integration with its merged config (plugin defaults under what the
+    user wrote) and host settings; those that failed to load carry their error."""
+    from .._logging import get_log
+    from .._plugins import build_host
+
+    config = project.config
+    host = build_host(config.integrations, hook_timeout_ms=config.plugins.hook_timeout_ms,
+                      cache_dir=project.cache_dir, project_root=project.root)
+    for broken in host.broken:
+        get_log().log("warning", "integration not loaded", integration=broken.name, error=broken.error)
+    return integrations_from_host(host)
+
+
+def integrations_from_host(host: PluginHost) -> dict[str, IntegrationInfo]:
+    """What the drain needs of each loaded (or broken) integration of a plugin host."""
+    infos = {name: IntegrationInfo(name, dict(i.config), dict(i.settings)) for name, i in host.integrations.items()}
+    for broken in host.broken:
+        infos[broken.name] = IntegrationInfo(broken.name, error=broken.error)
+    return infos
+
+
+def drain_project(
+    project: Project,
+    *,
+    wait: bool = False,
+    integration: str | None = None,
+    limit: int | None = None,
+    timeout_s: float | None = None,
+    background: bool = False,
+    lock_wait_s: float | None = None,
+    store: SqliteStore | None = None,
+    integrations: Mapping[str, IntegrationInfo] | None = None,
+    executors: Mapping[str, Any] | None = None,
+    progress: Callable[[DrainReport], None] | None = None,
+) -> DrainReport:
+    """Deliver the project's outbox. One drain at a time: a background drain quits when
+    another holds the lock; any other waits for it (up to ``lock_wait_s``, else raises
+    :class:`DispatchBusy`)."""
+    from .._sqlite import SqliteStore
+
+    started = time.monotonic()
+    deadline = None if timeout_s is None else started + timeout_s
+    lock = lock_for(project)
+    if background:
+        if not lock.try_acquire():
+            return DrainReport(stopped="another drain is running")
+    else:
+        wait_for = lock_wait_s if lock_wait_s is not None else timeout_s
+        if not lock.acquire(wait_for):
+            raise DispatchBusy(
+                f"another drain (process {lock.holder() or '?'}) is still delivering this project's outbox",
+                "it delivers the new actions too; check on it with `msp queue`, or run `msp dispatch` again later",
+            )
+    own_store = store is None
+    # Outcomes are written with synchronous=NORMAL: a process crash loses nothing, and a power
+    # cut can at worst forget the last outcomes, which only means those actions go out again
+    # (delivery is at least once anyway). Events keep the configured durability.
+    db = store if store is not None else SqliteStore(project.db_path, synchronous="normal")
+    total = DrainReport()
+    try:
+        infos = dict(integrations) if integrations is not None else integrations_for(project)
+        while True:
+            run_started = now_ms()
+            dispatcher = Dispatcher(db, infos, project.config.dispatch, project.root, executors=executors,
+                                    holds_lock=True, progress=progress)
+            opts = DrainOptions(
+                wait=wait or background,
+                integration=integration,
+                limit=limit,
+                deadline=deadline,
+                linger_s=project.config.dispatch.linger_s if background else None,
+                before_sleep=lock.release if background else None,
+                after_sleep=lock.try_acquire if background else None,
+            )
+            report = asyncio.run(dispatcher.run(opts))
+            _merge(total, report)
+            if not background or report.stopped == "handed over":
+                break
+            # Actions committed while this drain was finishing may have missed it: look again
+            # after letting go of the lock, and carry on if nobody else picked them up.
+            lock.release()
+            if not _new_due(db, run_started, integration) or not lock.try_acquire():
+                break
+    finally:
+        lock.release()
+        if own_store:
+            db.close()
+    return total
+
+
+def _new_due(store: SqliteStore, since_ms: int, integration: str | None) -> bool:
+    with Outbox(store).read() as tx:
+        sql = "SELECT 1 FROM actions WHERE status = 'pending' AND next_attempt_ms <= ? AND created_ms >= ?"
+        params: list[Any] = [now_ms(), since_ms]
+        if integration is not None:
+            sql += " AND integration = ?"
+            params.append(integration)
+        return tx.db.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
+def _merge(total: DrainReport, part: DrainReport) -> None:
+    for name in ("done", "retried", "dead", "waiting", "released", "reclaimed", "follow_ups", "attempted"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.stopped = part.stopped
+    total.remaining = part.remaining
+    total.notes += [n for n in part.notes if n not in total.notes]
