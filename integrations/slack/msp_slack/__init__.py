@@ -66,6 +66,7 @@ config_schema: dict[str, Any] = {
         "base_url": {"type": "string", "pattern": r"^https?://[^\s]+$",
                      "description": "Slack Web API base. Default https://slack.com/api."},
         "auth_scheme": {"enum": ["none", "bearer"], "description": "Set from mode; override only for a proxy."},
+        "response_ok_field": {"const": "ok", "description": "Set from mode: chat.postMessage reports failures in ok."},
         "summary": {"type": "boolean", "description": "Post the session summary on close. Default true."},
         "blocker_alerts": {"type": "boolean", "description": "Post an alert when a blocker is raised. Default false."},
         "alert_min_severity": {"enum": _SEVERITIES,
@@ -141,6 +142,9 @@ class _Configured:
         self.name = name
         self.config_schema = config_schema
         self.defaults = {**defaults, "auth_scheme": "bearer" if mode == "chat" else "none"}
+        if mode == "chat":
+            # The Web API answers 200 {"ok": false, "error": ...}: the http executor reads the field.
+            self.defaults["response_ok_field"] = "ok"
 
 
 def create_integration(integration: str, config: dict[str, Any]) -> _Configured:

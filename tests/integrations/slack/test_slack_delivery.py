@@ -155,9 +155,6 @@ def test_missing_webhook_url_waits_and_names_the_variable(tmp_path: Path) -> Non
     assert service.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="chat.postMessage reports failures as 200 {ok: false}; the generic http "
-                   "executor judges by status only and counts them delivered (needs dispatcher support, "
-                   "see integrations/slack/README.md)")
 def test_chat_post_message_ok_false_is_not_counted_as_delivered(tmp_path: Path) -> None:
     service = SlackService(token=TOKEN)
     with ScriptedServer(default=service) as server, env(**{TOKEN_VAR: TOKEN}):
@@ -168,3 +165,16 @@ def test_chat_post_message_ok_false_is_not_counted_as_delivered(tmp_path: Path) 
     (row,) = rows(root)
     assert service.posted == []
     assert row["status"] == "dead" and "channel_not_found" in (row["last_error"] or "")
+
+
+def test_chat_post_message_rate_limited_in_the_body_is_retried(tmp_path: Path) -> None:
+    service = SlackService(token=TOKEN)
+    with ScriptedServer(default=service) as server, env(**{TOKEN_VAR: TOKEN}):
+        root = write_project(tmp_path / "p", "slack", chat_section(server.url, blocker_alerts=False))
+        assert plan(root, "slack", None, record_default) == 1
+        service.fail(Failure("ok_false", error="ratelimited"))
+        drain(root)
+    (row,) = rows(root)
+    # Retried, not dead: the second attempt is delivered, exactly once.
+    assert row["status"] == "done" and row["attempts"] == 2
+    assert len(service.posted) == 1
