@@ -92,6 +92,9 @@ def cli(site: Path, runs: int = 30) -> float:
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO)
         env = {**os.environ, "PYTHONPATH": str(site), "MSP_USER_CONFIG": str(Path(tmp) / "none.toml")}
+        # Some environments set this; then every run would recompile msp and the plugins from
+        # source while typer's modules come precompiled, which is not what users see.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         subprocess.run([msp, "init"], cwd=project, env=env, check=True, capture_output=True)
         sections = "".join(f'[integrations.{n}]\nbase_url = "http://127.0.0.1:9"\n' for n in NAMES)
         (project / ".msp" / "config.toml").write_text('[dispatch]\nmode = "manual"\n' + sections)
