@@ -30,20 +30,8 @@ def build_context(store: Store, project: str | None, days: int, now: datetime) -
         sessions = []
         decisions: list[dict[str, Any]] = []
         for row in rows:
-            sessions.append(
-                {
-                    "id": row.id,
-                    "project": row.project,
-                    "status": row.status,
-                    "goal": row.goal,
-                    "issue": row.issue,
-                    "started_at": format_time(row.started_at),
-                    "ended_at": format_time(row.ended_at) if row.ended_at else None,
-                    "duration_minutes": _minutes(row, now),
-                    "progress": [row.start_progress, row.progress],
-                    "events": row.event_count,
-                }
-            )
+            span = [row.start_progress, row.progress]
+            sessions.append({**row.to_dict(), "duration_minutes": _minutes(row, now), "progress": span})
             if len(decisions) < MAX_DECISIONS:
                 for ev in tx.session_events(row.id, ["decision_recorded"], MAX_DECISIONS - len(decisions), True):
                     d = ev.data

@@ -123,19 +123,6 @@ class McpContext(Context):
     def __init__(self) -> None:
         super().__init__(source="mcp")
 
-    @property
-    def manager(self) -> SessionManager:
-        if self._manager is None:
-            project = self.project
-            self._manager = SessionManager(
-                self.store,
-                self.plugins(),
-                default_project=project.name,
-                source="mcp",
-                timeout_hours=project.config.session.timeout_hours,
-            )
-        return self._manager
-
 
 class StoreWorker:
     """Runs store jobs one at a time on the thread that calls :meth:`run_until_stopped`."""

@@ -94,20 +94,7 @@ class _DryRun(Exception):
 
 
 def _row_dict(row: SessionRow) -> dict[str, Any]:
-    from ._models import format_time
-
-    return {
-        "id": row.id,
-        "project": row.project,
-        "status": row.status,
-        "goal": row.goal,
-        "issue": row.issue,
-        "started_at": format_time(row.started_at),
-        "ended_at": format_time(row.ended_at) if row.ended_at else None,
-        "start_progress": row.start_progress,
-        "progress": row.progress,
-        "events": row.event_count,
-    }
+    return row.to_dict()
 
 
 def _item_view(session: Session, event: Event) -> tuple[str, Any]:

@@ -33,6 +33,22 @@ class SessionRow:
     issue: str | None
     event_count: int
 
+    def to_dict(self) -> dict[str, Any]:
+        from ._models import format_time
+
+        return {
+            "id": self.id,
+            "project": self.project,
+            "status": self.status,
+            "goal": self.goal,
+            "issue": self.issue,
+            "started_at": format_time(self.started_at),
+            "ended_at": format_time(self.ended_at) if self.ended_at else None,
+            "start_progress": self.start_progress,
+            "progress": self.progress,
+            "events": self.event_count,
+        }
+
 
 @dataclass(frozen=True)
 class OpenBlocker:
