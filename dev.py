@@ -5,7 +5,7 @@
     python3 dev.py test    # set up .venv, then ruff, mypy and the test suite
 
 Set-up creates ``.venv`` and installs msp, every built-in integration (each its own small
-distribution under ``integrations/``), the example packages and the dev tools. It is skipped
+distribution under ``integrations/``) and the dev tools. It is skipped
 when nothing it depends on changed since the last run.
 """
 
@@ -25,13 +25,9 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
 def _packages() -> list[Path]:
-    """msp first, then every integration and example distribution in the tree."""
-    found = [ROOT]
-    for parent in ("integrations", "examples"):
-        base = ROOT / parent
-        if base.is_dir():
-            found += sorted(p.parent for p in base.glob("*/pyproject.toml"))
-    return found
+    """msp first, then every built-in integration distribution in the tree. (The example
+    packages under examples/ are installed by the test suite itself, as a user would.)"""
+    return [ROOT, *sorted(p.parent for p in (ROOT / "integrations").glob("*/pyproject.toml"))]
 
 
 def _fingerprint(packages: list[Path]) -> str:

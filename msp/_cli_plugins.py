@@ -119,8 +119,12 @@ def integrations_doctor(
             lines.append(f"{entry['name']}: {status}")
             lines += [f"  - {p}" for p in entry["problems"]]
             lines += [f"  . {note}" for note in entry["notes"]]
-        ok = all(not e["problems"] for e in report)
-        return {"ok": ok, "integrations": report}, "\n".join(lines) or "No integrations configured."
+        if any(e["problems"] for e in report):
+            from ._errors import PluginError
+
+            raise PluginError("\n".join(lines), "fix the problems listed above, then run the doctor again",
+                              details={"integrations": report})
+        return {"ok": True, "integrations": report}, "\n".join(lines) or "No integrations configured."
 
     _run(as_json, body)
 

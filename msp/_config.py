@@ -303,6 +303,15 @@ def set_value(project: Project, key: str, raw: str) -> Any:
     parts = key.split(".")
     if len(parts) < 2 or not all(parts):
         raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
+    from ._logging import SECRET_KEY
+
+    if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
+        # Refused before anything is written or echoed: secrets are named, never stored.
+        raise ConfigError(
+            f"{key!r} looks like a secret, and msp never writes secrets into config",
+            f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
+            f"or `{key}_keyring service/user`",
+        )
     value = parse_value(raw)
     path = project.config_path
     try:
@@ -321,10 +330,25 @@ def set_value(project: Project, key: str, raw: str) -> Any:
     _check_layer(candidate, f"{path} (after setting {key})")
     if parts[0] == "integrations":
         _check_integration_sections(candidate.get("integrations", {}))
+        _check_integration(parts[1], candidate["integrations"][parts[1]], project)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
     return value
+
+
+def _check_integration(name: str, section: dict[str, Any], project: Project) -> None:
+    """The changed section must load and pass its integration's schema, as at start-up."""
+    from ._plugins import build_host
+
+    host = build_host({name: section}, only=[name], project_root=project.root)
+    problems = [b.error for b in host.broken if b.name == name]
+    if problems:
+        raise ConfigError(
+            f"{project.config_path} (after setting integrations.{name}): " + "; ".join(problems),
+            "nothing was written; see `msp integrations list` for installed integrations and "
+            "their README for the keys they take",
+        )
 
 
 def _check_integration_sections(sections: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ Every error names what was wrong and what to do about it (``hint``), and carries
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MspError(Exception):
     """Base of every error msp raises on purpose."""
@@ -13,13 +15,18 @@ class MspError(Exception):
     code = "MSP_ERROR"
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, details: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: Structured data for --json callers (e.g. the doctor's full report).
+        self.details = details
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message, "hint": self.hint}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
 
 
 class InvalidInput(MspError):

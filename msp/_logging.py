@@ -22,6 +22,8 @@ _SECRET_PAIR = re.compile(
     r"""|passw(?:or)?d|passwd|secret|authori[sz]ation|credentials?|cookie)["']?\s*[=:]\s*)"""
     r"""("[^"]*"|'[^']*'|[^\s,;&"'}\]]+)"""
 )
+# user:password@ in a URL.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 REDACTED = "***"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -36,6 +38,7 @@ def redact(value: Any, key: str | None = None) -> Any:
         return [redact(v) for v in value]
     if isinstance(value, str):
         value = _SECRET_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        value = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
         return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, value)
     return value
 

@@ -34,8 +34,9 @@ HOST_KEYS = frozenset(
 DEFAULT_HOOK_TIMEOUT_MS = 1000
 
 
-class HookTimeout(Exception):
-    pass
+class HookTimeout(BaseException):
+    """Raised inside a hook that overran its budget. A BaseException, so a hook's own
+    ``except Exception`` cannot swallow it and keep running."""
 
 
 @dataclass
@@ -216,7 +217,9 @@ class PluginHost:
             return True
         try:
             result = self._call(impl, {"config": integration.config})
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             self.broken.append(BrokenIntegration(integration.name, f"msp_initialize: {_describe(exc)}"))
             return False
         if result is False:
@@ -264,7 +267,9 @@ class PluginHost:
             try:
                 raw = self._call(impl, {**kwargs, "config": integration.config})
                 actions = normalise(raw)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # SystemExit and overruns too: contained, attributed
                 result.failures.append(HookFailure(event_id, name, hook, _describe(exc)))
                 if self.trace:
                     _trace(f"{hook} -> {name}: {_describe(exc)}")
@@ -294,7 +299,11 @@ class PluginHost:
         impl = self._impl_for("msp_export", name)
         if impl is None:
             return None
-        out = self._call(impl, {"sessions": sessions, "config": self.integrations[name].config})
+        try:
+            out = self._call(impl, {"sessions": sessions, "config": self.integrations[name].config})
+        except HookTimeout as exc:
+            raise PluginError(f"integration {name!r}: msp_export {exc}",
+                              f"raise [integrations.{name}] hook_timeout_ms for long exports") from None
         if out is not None and not isinstance(out, str):
             raise PluginError(f"integration {name!r}: msp_export returned {type(out).__name__}, expected str")
         return out
@@ -414,7 +423,9 @@ def build_host(
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # an import that raises SystemExit must not stop msp either
             host.broken.append(BrokenIntegration(name, f"import failed: {_describe(exc)}"))
             continue
         digest = seen.digest(name, section, getattr(plugin, "config_schema", None), ep.value)

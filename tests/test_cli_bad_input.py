@@ -200,15 +200,20 @@ def test_a_config_value_of_the_wrong_type(msp_cli: Any, project_dir: Path) -> No
 def test_config_set_refuses_unknown_keys_and_bad_values(msp_cli: Any, project_dir: Path) -> None:
     for key, value, needle in [
         ("store.colour", "blue", "store.colour: unknown key"),
-        ("nosuch.key", "1", "nosuch: unknown key"),
+        ("nosuch.colour", "1", "nosuch: unknown key"),
+        ("integrations.linear.api_key", "lin_api_SUPERSECRET", "looks like a secret"),
+        ("integrations.linear.max_items", "99999", "integrations.linear.max_items"),
+        ("integrations.nosuch.x", "1", "no installed integration provides 'nosuch'"),
         ("colour", "blue", "section.key"),
         ("session.timeout_hours", "soon", "session.timeout_hours"),
         ("store.synchronous", "sometimes", "store.synchronous"),
         ("dispatch.mode", "[1, 2]", "dispatch.mode"),
     ]:
         err = assert_rejected(msp_cli, project_dir, "config", "set", key, value, code="CONFIG_INVALID",
-                              as_json=key in ("store.colour", "nosuch.key"))
+                              as_json=key in ("store.colour", "nosuch.colour", "integrations.linear.api_key"))
         assert needle in err
+        assert "SUPERSECRET" not in err
+    assert "SUPERSECRET" not in (project_dir / ".msp" / "config.toml").read_text()
 
 
 def test_unknown_choices_are_named(active: Any, project_dir: Path) -> None:

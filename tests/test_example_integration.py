@@ -3,21 +3,46 @@ integration, driven end to end: entry-point discovery, planning, the outbox, the
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def test_the_example_is_installed_and_discovered_through_its_entry_point() -> None:
-    found = {ep.name: ep.value for ep in entry_points(group="msp.integrations")}
-    if "todotxt" not in found:
-        pytest.fail("examples/msp-todotxt is not installed: `python3 dev.py test` installs it")
-    assert found["todotxt"] == "msp_todotxt"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "msp-todotxt"
 
 
-def test_a_session_lands_in_todo_txt(project_dir: Path, msp_cli: Any) -> None:
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build and install the example from its source, as a user would, into a private folder."""
+    target = tmp_path_factory.mktemp("example-site")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(EXAMPLE)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def test_the_installed_example_is_discovered_through_its_entry_point(installed_example: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(installed_example)}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import msp_todotxt; from importlib.metadata import entry_points;"
+         "print(msp_todotxt.__file__);"
+         "print([e.value for e in entry_points(group='msp.integrations') if e.name == 'todotxt'][0])"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    module_file, value = probe.stdout.split()
+    assert Path(module_file).is_relative_to(installed_example), "the copy the test installed is the one loaded"
+    assert value == "msp_todotxt"
+
+
+def test_a_session_lands_in_todo_txt(project_dir: Path, msp_cli: Any, installed_example: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(installed_example))
     cfg = project_dir / ".msp" / "config.toml"
     cfg.write_text(cfg.read_text() + '\n[integrations.todotxt]\nroot = "todo"\ncontext = "work"\n')
     listed = msp_cli("integrations", "list", "--json").json()["integrations"]

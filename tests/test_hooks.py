@@ -182,11 +182,18 @@ def test_hook_msp_session_close(msp_run_session: Any) -> None:
     assert run.actions["msp_session_close"][0].json_body == {"n": 2}
 
 
-def test_hook_msp_export(tmp_path: Path) -> None:
+def test_hook_msp_export(msp_run_session: Any) -> None:
     from msp._plugins import build_host
+    from msp._sqlite import SqliteStore
 
+    run = msp_run_session(Recorder(), name="recorder")
+    assert run.store_path is not None
+    store = SqliteStore(run.store_path)
+    with store.read() as tx:
+        session = tx.load_session(run.session_id)
+    store.close()
     host = build_host({"recorder": {}}, extra={"recorder": Recorder()})
-    assert host.export("recorder", []) == ""
+    assert host.export("recorder", [session, session]) == f"{run.session_id};{run.session_id}"
 
     class Bad(Recorder):
         @hookimpl
@@ -195,7 +202,7 @@ def test_hook_msp_export(tmp_path: Path) -> None:
 
     bad = build_host({"bad": {}}, extra={"bad": Bad()})
     try:
-        bad.export("bad", [])
+        bad.export("bad", [session])
     except Exception as exc:
         assert "expected str" in str(exc)
     else:

@@ -156,9 +156,12 @@ def test_failing_hooks_are_contained_and_the_rest_commits(site: Path, project_di
     assert failures == [("garbage", "msp_update"), ("raises", "msp_update"), ("slow", "msp_update")]
     assert updates == 1
     doctor = msp_cli("integrations", "doctor", "--json")
-    report = {e["name"]: e for e in doctor.json()["integrations"]}
+    assert doctor.code != 0, "the doctor found problems: it must say so in its exit code"
+    report = {e["name"]: e for e in doctor.json()["error"]["details"]["integrations"]}
     assert any("boom in the plugin" in p for p in report["raises"]["problems"])
     assert report["good"]["problems"] == []
+    healthy = msp_cli("integrations", "doctor", "good")
+    assert healthy.code == 0 and "good: ok" in healthy.out
 
 
 def test_config_is_validated_naming_the_key_path(site: Path, project_dir: Path, msp_cli: Any) -> None:
@@ -210,6 +213,38 @@ def test_replay_backfills_once(site: Path, project_dir: Path, msp_cli: Any) -> N
         rows = db.execute("SELECT payload FROM actions WHERE kind='http' ORDER BY id")
         bodies = [json.loads(p)["json"] for (p,) in rows]
     assert [b.get("text") for b in bodies] == [None, "before the integration existed", "second"]
+
+
+def test_replay_by_session_and_since(site: Path, project_dir: Path, msp_cli: Any) -> None:
+    msp_cli("start")
+    msp_cli("update", "first session")
+    msp_cli("end")
+    first = msp_cli("sessions", "--json").json()["sessions"][0]["id"]
+    msp_cli("start")
+    msp_cli("update", "second session")
+    _configure(project_dir, "[integrations.good]\n")
+    one = msp_cli("replay", "--integration", "good", "--session", first, "--json")
+    assert one.code == 0, one.err
+    assert one.json()["events"] == 3 and one.json()["new_actions"] == 2  # start + update; close plans nothing
+    future = msp_cli("replay", "--integration", "good", "--since", "2099-01-01", "--json")
+    assert future.json()["events"] == 0 and future.json()["new_actions"] == 0
+    rest = msp_cli("replay", "--integration", "good", "--since", "1d", "--json")
+    assert rest.json()["new_actions"] == 2  # only the second session's start and update are new
+    unknown = msp_cli("replay", "--integration", "good", "--session", "nosuchsession")
+    assert unknown.code != 0 and "no session" in unknown.err
+
+
+def test_events_record_where_they_came_from(msp_cli: Any, project_dir: Path) -> None:
+    from msp._session import SessionManager
+    from msp._sqlite import SqliteStore
+
+    msp_cli("start")
+    store = SqliteStore(project_dir / ".msp" / "msp.db")
+    SessionManager(store).update({"text": "from python"})
+    store.close()
+    with sqlite3.connect(project_dir / ".msp" / "msp.db") as db:
+        sources = [r[0] for r in db.execute("SELECT source FROM events ORDER BY seq")]
+    assert sources == ["cli", "api"]
 
 
 def test_schema_actions_covers_every_kind(msp_cli: Any) -> None:

@@ -39,7 +39,9 @@ TEST_DISPATCH: dict[str, Any] = {
     "mode": "manual",
     "backoff_base_s": 0.01,
     "backoff_cap_s": 0.05,
-    "timeout_s": 0.5,
+    # Long enough for a stand-in that validates every request against a large schema on a
+    # loaded machine; the "timeout" kind answers well after it.
+    "timeout_s": 2.0,
     "max_attempts": 6,
     "lease_s": 5.0,
 }
@@ -275,7 +277,7 @@ def _run_kind(kind: str, root: Path, server: ScriptedServer, count: int, plugin:
         assert again.at - first.at >= 0.95, f"retried after {again.at - first.at:.3f}s, before Retry-After: 1"
         return out
     if kind == "timeout":
-        server.script(Reply(200, delay_s=2.0))
+        server.script(Reply(200, delay_s=float(TEST_DISPATCH["timeout_s"]) * 2 + 0.5))
         out = result(go())
         _all(out, "done", integration)
         assert len(out.requests) == n + 1
