@@ -602,12 +602,33 @@ def config_set(
     _run(as_json, body)
 
 
+def _only_the_invoked_command(argv: list[str]) -> None:
+    """Keep just the command being run on the app. typer builds a click command for every
+    registered command before parsing; for a one-line `msp update` that is most of msp's own
+    start-up. Help, a bare `msp` and unknown names keep everything, so listings stay whole."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    if name is None or "--help" in argv[: argv.index(name)]:
+        return
+    commands = [c for c in app.registered_commands if (c.name or _command_name(c)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if commands or groups:
+        app.registered_commands = commands
+        app.registered_groups = groups
+
+
+def _command_name(info: Any) -> str:
+    from typer.main import get_command_name
+
+    return get_command_name(info.callback.__name__) if info.callback else ""
+
+
 def main() -> None:
     import os
 
     # msp's own models need no pydantic plugins; looking for them scans every installed
     # distribution's metadata, a sizeable share of a short command's start-up.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _only_the_invoked_command(sys.argv[1:])
     if "--json" not in sys.argv[1:]:
         app()
         return

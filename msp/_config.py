@@ -201,8 +201,75 @@ def _env_layer() -> dict[str, Any]:
     return layer
 
 
+def _stamp(path: Path) -> str | None:
+    """The file's content hash: tiny files, and unlike a modification time it cannot miss an
+    edit made within the file system's time resolution."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _cached(msp_dir: Path | None, key: str) -> MspConfig | None:
+    """A config that passed validation with exactly these inputs, rebuilt without validating
+    again: building pydantic's validators is a large share of a short command's start-up."""
+    if msp_dir is None:
+        return None
+    try:
+        import json
+
+        stored = json.loads((msp_dir / "cache" / "config.json").read_text(encoding="utf-8"))
+        if stored.get("key") != key:
+            return None
+        data = stored["config"]
+        return MspConfig.model_construct(
+            project=ProjectConfig.model_construct(**data["project"]),
+            session=SessionConfig.model_construct(**data["session"]),
+            store=StoreConfig.model_construct(**data["store"]),
+            logging=LoggingConfig.model_construct(**data["logging"]),
+            plugins=PluginsConfig.model_construct(**data["plugins"]),
+            dispatch=DispatchConfig.model_construct(**data["dispatch"]),
+            integrations=data["integrations"],
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _remember(msp_dir: Path | None, key: str, config: MspConfig) -> None:
+    if msp_dir is None:
+        return
+    import json
+
+    folder = msp_dir / "cache"
+    try:
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f"config.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"key": key, "config": config.model_dump(mode="json")}), encoding="utf-8")
+        os.replace(tmp, folder / "config.json")
+    except OSError:
+        pass  # only a cache
+
+
 def load_config(msp_dir: Path | None) -> MspConfig:
     user_path = user_config_path()
+    env = _env_layer()
+    import json
+
+    # Everything the result depends on: both files as they are on disk, the MSP_* variables.
+    code = Path(__file__).stat()  # a new msp may read the same files differently
+    key = json.dumps([_stamp(user_path), _stamp(msp_dir / "config.toml") if msp_dir else None, env,
+                      code.st_mtime_ns, code.st_size], sort_keys=True)
+    cached = _cached(msp_dir, key)
+    if cached is not None:
+        return cached
+    config = _load_config(msp_dir, user_path, env)
+    _remember(msp_dir, key, config)
+    return config
+
+
+def _load_config(msp_dir: Path | None, user_path: Path, env: dict[str, Any]) -> MspConfig:
     user = read_toml(user_path)
     _check_layer(user, str(user_path))
     merged = user
@@ -211,7 +278,6 @@ def load_config(msp_dir: Path | None) -> MspConfig:
         project = read_toml(project_path)
         _check_layer(project, str(project_path))
         merged = _deep_merge(merged, project)
-    env = _env_layer()
     if env:
         merged = _deep_merge(merged, env)
     try:

@@ -144,3 +144,20 @@ def test_set_value_keeps_comments_and_refuses_what_would_not_load(tmp_path: Path
             set_value(project, key, raw)
         assert path.read_text() == after, key
     assert not list(msp_dir.glob("*.tmp"))
+
+
+def test_a_validated_config_is_reused_until_a_file_changes(project_dir: Path) -> None:
+    from msp._config import load_config
+
+    msp_dir = project_dir / ".msp"
+    (msp_dir / "config.toml").write_text('[session]\ntimeout_hours = 3\n[integrations.x]\nk = "v"\n')
+    first = load_config(msp_dir)
+    assert (msp_dir / "cache" / "config.json").exists()
+    again = load_config(msp_dir)
+    assert again == first and again.session.timeout_hours == 3 and again.integrations == {"x": {"k": "v"}}
+    # Same size, different content: still noticed.
+    (msp_dir / "config.toml").write_text('[session]\ntimeout_hours = 4\n[integrations.x]\nk = "v"\n')
+    assert load_config(msp_dir).session.timeout_hours == 4
+    (msp_dir / "config.toml").write_text('[session]\ntimeout_hours = "soon"\n')
+    with pytest.raises(ConfigError):
+        load_config(msp_dir)
