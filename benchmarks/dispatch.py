@@ -158,8 +158,11 @@ def bare(url: str, n: int, concurrency: int) -> tuple[float, float]:
 async def _bare(url: str, n: int, concurrency: int) -> None:
     import httpx
 
+    from msp._executors.http import KEEPALIVE_S
+
     bodies = [json.dumps(body_for(i), ensure_ascii=False, separators=(",", ":")).encode() for i in range(n)]
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    # The pool settings of the dispatcher's http executor, so both pay the same for the pool.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_S)
     async with httpx.AsyncClient(limits=limits) as client:
         gate = asyncio.Semaphore(concurrency)
 

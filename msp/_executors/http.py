@@ -44,6 +44,12 @@ MAX_BODY = 1 << 20
 MAX_GRAPHQL_BODY = 16 << 20
 AUTH_CODES = frozenset({"AUTHENTICATION_ERROR", "FORBIDDEN", "UNAUTHENTICATED", "UNAUTHORIZED"})
 SIGNATURE_HEADER = "X-MSP-Signature"
+#: Idle keep-alive connections are closed after this long (httpx's default). httpcore checks
+#: every idle connection of the pool (a poll() per connection) each time a request starts or
+#: ends, so connections opened by a burst and no longer needed cost CPU on every request until
+#: they go; a long expiry (30 s) made the benchmark's drain pay for 16 mostly idle connections
+#: throughout.
+KEEPALIVE_S = 5.0
 
 
 def _remember(ctx: ExecutionContext, value: str) -> None:
@@ -198,7 +204,8 @@ class _HttpBase(BaseExecutor):
 
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=self._max_connections,
-                                    max_keepalive_connections=self._max_connections, keepalive_expiry=30.0),
+                                    max_keepalive_connections=self._max_connections,
+                                    keepalive_expiry=KEEPALIVE_S),
                 follow_redirects=False,
                 headers={"User-Agent": f"msp/{__version__}"},
             )
