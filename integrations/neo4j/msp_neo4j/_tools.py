@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -81,7 +82,7 @@ def summary(project_root: Path, config: Mapping[str, Any], query: str) -> str:
     lines.append(f"  relationships: {rels}")
     lines.append("  try (from the project folder):")
     # The interpreter msp runs in, which has msp_neo4j; a bare `python` may be another one.
-    lines.append(f"    {_shell_quote(sys.executable)} -m msp_neo4j query {_shell_quote(query)}")
+    lines.append(f"    {shlex.quote(sys.executable)} -m msp_neo4j query {_shell_quote(query)}")
     return "\n".join(lines)
 
 

@@ -110,7 +110,7 @@ def test_demo_summary_names_the_graph_and_a_query_that_works(tmp_path: Path) -> 
         assert server is not None
         assert f"127.0.0.1:{server.port}" in text and str(data_dir) in text
         assert "Decision 1" in text and "Session 1" in text and "RELATES_TO 4" in text
-        assert "python -m msp_neo4j query" in text
+        assert f"{sys.executable} -m msp_neo4j query" in text
 
         # The suggested query, through the tool a user would run.
         env = {**os.environ, "MSP_DIR": str(root / ".msp")}
