@@ -94,10 +94,15 @@ def write_project(root: Path, integration: str, section: Mapping[str, Any],
 
 
 @contextmanager
-def _env(values: Mapping[str, str]) -> Iterator[None]:
+def env(**values: str | None) -> Iterator[None]:
+    """Set (or, with None, unset) environment variables for the block, then restore them."""
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
     try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         yield
     finally:
         for key, old in saved.items():
@@ -232,7 +237,7 @@ def run_failure_kinds(
     assert not unknown, f"unknown failure kinds {sorted(unknown)}; known: {sorted(FAILURE_KINDS)}"
     results: dict[str, KindResult] = {}
     secret_values = list((secrets or {}).values())
-    with _env(dict(secrets or {})):
+    with env(**dict(secrets or {})):
         for kind in kinds:
             server = ScriptedServer(ok)
             server.start()

@@ -6,9 +6,6 @@ the schema; secrets never land in the store, the logs or `msp queue` output.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from tests.harness import (
     assert_no_secrets,
     cli_json,
     drain,
+    env,
     plan,
     rows,
     run_failure_kinds,
@@ -44,24 +42,6 @@ def section(url: str, **extra: Any) -> dict[str, Any]:
         "create_issue": {"team_id": "9cfb482a-81e3-4154-b5b9-2c805e70a02d", "label_ids": ["lbl-1"]},
         **extra,
     }
-
-
-@contextmanager
-def env(**values: str | None) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def record_script(issue: str | None = "ENG-123") -> Any:

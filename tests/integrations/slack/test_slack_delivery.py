@@ -6,8 +6,6 @@ The webhook URL and the bot token are secrets: never in the store, the logs or `
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from tests.harness import (
     ScriptedServer,
     assert_no_secrets,
     drain,
+    env,
     plan,
     rows,
     run_failure_kinds,
@@ -39,24 +38,6 @@ def webhook_section(url: str, **extra: Any) -> dict[str, Any]:
 def chat_section(url: str, **extra: Any) -> dict[str, Any]:
     return {"mode": "chat", "channel": "#eng-updates", "token_env": TOKEN_VAR, "base_url": url + "/api",
             "blocker_alerts": True, **extra}
-
-
-@contextmanager
-def env(**values: str | None) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def check(req: Request) -> None:
