@@ -14,9 +14,7 @@ reset headers, an authentication error, another GraphQL error, a response lost a
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +22,7 @@ import graphql
 from linear_contract import check_request, linear_schema
 
 from tests.harness import Reply, Request
+from tests.harness.service import RecordingService, Seen
 
 
 @dataclass
@@ -38,44 +37,18 @@ class Failure:
 
 
 @dataclass
-class Seen:
-    request: Request
-    problems: list[str]
-    status: int = 0
-    at: float = 0.0
-
-
-@dataclass
-class LinearService:
+class LinearService(RecordingService):
     token: str
     scheme: str = "header"  # header: `Authorization: <key>`; bearer: `Authorization: Bearer <token>`
     #: Status of the answer to a missing or wrong key (the body says AUTHENTICATION_ERROR).
     auth_status: int = 200
     known_issues: set[str] = field(default_factory=lambda: {"ENG-123", "ENG-9", "OPS-4"})
-    requests: list[Seen] = field(default_factory=list)
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.schema = linear_schema()
-        self._failures: deque[Failure] = deque()
-        self._lock = threading.Lock()
-
-    def fail(self, *failures: Failure) -> None:
-        """Answer the next valid requests with these failures, in order."""
-        self._failures.extend(failures)
-
-    @property
-    def invalid(self) -> list[Seen]:
-        return [s for s in self.requests if s.problems]
-
-    def __call__(self, request: Request) -> Reply:
-        seen = Seen(request, [], at=time.monotonic())
-        with self._lock:
-            self.requests.append(seen)
-            reply = self._answer(request, seen)
-        seen.status = reply.status
-        return reply
+        self._start_recording()
 
     def _answer(self, request: Request, seen: Seen) -> Reply:
         if request.method != "POST" or request.path != "/graphql":

@@ -10,15 +10,13 @@ the next valid requests (``fail``) and read back what was posted.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from slack_contract import message_problems
 
 from tests.harness import Reply, Request
+from tests.harness.service import RecordingService, Seen
 
 WEBHOOK_PATH = "/services/T0LOCAL/B0LOCAL/w3bh00kS3cretPart0123456789"
 
@@ -31,39 +29,15 @@ class Failure:
 
 
 @dataclass
-class Seen:
-    request: Request
-    problems: list[str]
-    status: int = 0
-    at: float = 0.0
-
-
-@dataclass
-class SlackService:
+class SlackService(RecordingService):
     token: str = ""
-    requests: list[Seen] = field(default_factory=list)
     posted: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._failures: deque[Failure] = deque()
-        self._lock = threading.Lock()
+        self._start_recording()
 
-    def fail(self, *failures: Failure) -> None:
-        self._failures.extend(failures)
-
-    @property
-    def invalid(self) -> list[Seen]:
-        return [s for s in self.requests if s.problems]
-
-    def __call__(self, request: Request) -> Reply:
-        seen = Seen(request, [], at=time.monotonic())
-        with self._lock:
-            self.requests.append(seen)
-            reply = self._answer(request, seen.problems)
-        seen.status = reply.status
-        return reply
-
-    def _answer(self, request: Request, problems: list[str]) -> Reply:
+    def _answer(self, request: Request, seen: Seen) -> Reply:
+        problems = seen.problems
         webhook = request.path == WEBHOOK_PATH
         if request.method != "POST" or (not webhook and request.path != "/api/chat.postMessage"):
             problems.append(f"{request.method} {request.path}")
