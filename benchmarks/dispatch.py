@@ -101,10 +101,10 @@ def body_for(i: int) -> dict[str, Any]:
 
 
 def make_project(root: Path, url: str, n: int, sessions: int, concurrency: int) -> Any:
-    from msp._actions import HttpRequest, action_to_dict, stamp
     from msp._config import init_project, open_project
-    from msp._sqlite import SqliteStore
-    from msp._store import PlannedAction
+    from msp._model.actions import HttpRequest, action_to_dict, stamp
+    from msp._store.interface import PlannedAction
+    from msp._store.sqlite import SqliteStore
 
     root.mkdir(parents=True)
     msp_dir, _ = init_project(root)

@@ -33,7 +33,7 @@ EVENTS_PER_SESSION = 100
 
 
 def build_sessions(count: int) -> list[Any]:
-    from msp._models import Blocker, Decision, Entity, Session, Update
+    from msp._model.models import Blocker, Decision, Entity, Session, Update
 
     base = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     sessions = []

@@ -55,9 +55,9 @@ def _install_plugins(site: Path) -> None:
 
 def in_process(site: Path, rounds: int = 400, warm_session: int = 20) -> float:
     sys.path.insert(0, str(site))
-    from msp._plugins import build_host
-    from msp._session import SessionManager
-    from msp._sqlite import SqliteStore
+    from msp._plugins.host import build_host
+    from msp._session.manager import SessionManager
+    from msp._store.sqlite import SqliteStore
 
     sections = {n: {"base_url": "http://127.0.0.1:9"} for n in NAMES}
     host = build_host(sections)

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from msp._context import build_context
-from msp._ids import new_event_id, new_session_id
-from msp._models import Event
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._model.ids import new_event_id, new_session_id
+from msp._model.models import Event
+from msp._session.context import build_context
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 
 NOW = datetime.now(UTC)
 

@@ -10,27 +10,27 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
-    from ._errors import MspError
-    from ._models import Blocker, Decision, Entity, Event, Session, Update
-    from ._session import SessionManager
-    from .hooks import hookimpl
+    from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
+    from msp._model.models import Blocker, Decision, Entity, Event, Session, Update
+    from msp._session.manager import SessionManager
+    from msp.errors import MspError
+    from msp.hooks import hookimpl
 
 _LAZY = {
     "hookimpl": "msp.hooks",
-    "CypherQuery": "msp._actions",
-    "FileWrite": "msp._actions",
-    "GraphQLRequest": "msp._actions",
-    "HttpRequest": "msp._actions",
-    "PowerShellCall": "msp._actions",
-    "MspError": "msp._errors",
-    "Blocker": "msp._models",
-    "Decision": "msp._models",
-    "Entity": "msp._models",
-    "Event": "msp._models",
-    "Session": "msp._models",
-    "Update": "msp._models",
-    "SessionManager": "msp._session",
+    "CypherQuery": "msp._model.actions",
+    "FileWrite": "msp._model.actions",
+    "GraphQLRequest": "msp._model.actions",
+    "HttpRequest": "msp._model.actions",
+    "PowerShellCall": "msp._model.actions",
+    "MspError": "msp.errors",
+    "Blocker": "msp._model.models",
+    "Decision": "msp._model.models",
+    "Entity": "msp._model.models",
+    "Event": "msp._model.models",
+    "Session": "msp._model.models",
+    "Update": "msp._model.models",
+    "SessionManager": "msp._session.manager",
 }
 
 __all__ = [

@@ -1,3 +1,3 @@
-from msp._cli import main
+from msp._cli.main import main
 
 main()

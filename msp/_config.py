@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._errors import ConfigError, ProjectNotFound
+from msp.errors import ConfigError, ProjectNotFound
 
 MSP_DIR_NAME = ".msp"
 ENV_DIR = "MSP_DIR"
@@ -369,7 +369,7 @@ def set_value(project: Project, key: str, raw: str) -> Any:
     parts = key.split(".")
     if len(parts) < 2 or not all(parts):
         raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
-    from ._logging import SECRET_KEY
+    from msp._logging import SECRET_KEY
 
     if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
         # Refused before anything is written or echoed: secrets are named, never stored.
@@ -405,7 +405,7 @@ def set_value(project: Project, key: str, raw: str) -> Any:
 
 def _check_integration(name: str, section: dict[str, Any], project: Project) -> None:
     """The changed section must load and pass its integration's schema, as at start-up."""
-    from ._plugins import build_host
+    from msp._plugins.host import build_host
 
     host = build_host({name: section}, only=[name], project_root=project.root)
     problems = [b.error for b in host.broken if b.name == name]

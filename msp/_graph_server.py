@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import MspError
+from msp.errors import MspError
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"

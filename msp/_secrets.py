@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import MspError
+from msp.errors import MspError
 
 
 class MissingCredential(MspError):

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from ._actions import actions_json_schema
-from ._plugins import build_host
-from ._session import SessionManager
-from ._sqlite import SqliteStore
+from msp._model.actions import actions_json_schema
+from msp._plugins.host import build_host
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 
 #: What the scripted session records, in order; tests may compare against it.
 SCRIPT: list[tuple[str, dict[str, Any]]] = [

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from msp._config import init_project
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 
 MSP_BIN = str(Path(sys.executable).with_name("msp"))
 REPO = Path(__file__).resolve().parent.parent

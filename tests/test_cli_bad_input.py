@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from msp._errors import InvalidInput
-from msp._models import MAX_TEXT_CHARS
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._model.models import MAX_TEXT_CHARS
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
+from msp.errors import InvalidInput
 
 TABLES = ("events", "sessions", "blockers", "actions", "hook_failures")
 

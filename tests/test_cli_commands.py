@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from msp._session import SessionManager
+from msp._session.manager import SessionManager
 
 CORE_COMMANDS = {
     "init", "start", "update", "decide", "entity", "block", "resolve", "end", "status", "sessions",
@@ -28,7 +28,7 @@ def _json(msp_cli: Any, *args: str, cwd: Path | None = None) -> dict[str, Any]:
 def _commands() -> dict[str, Any]:
     from typer.main import get_command
 
-    from msp._cli import app
+    from msp._cli.main import app
 
     found: dict[str, Any] = {}
 
@@ -65,7 +65,7 @@ def test_every_command_prints_exactly_one_json_document(msp_cli: Any, tmp_path: 
     assert _json(msp_cli, "update", "did a thing", "40", "--tag", "x")["event"]["data"]["progress"] == 40
     _json(msp_cli, "decide", "use sqlite", "--rationale", "embedded", "--alternative", "postgres",
           "--impact", "high", "--category", "architecture")
-    _json(msp_cli, "entity", "msp._sqlite", "--type", "module", "--path", "msp/_sqlite.py", "--description", "d")
+    _json(msp_cli, "entity", "msp._store.sqlite", "--type", "module", "--path", "msp/_sqlite.py", "--description", "d")
     bid = _json(msp_cli, "block", "CI is red", "--category", "technical", "--severity", "high")["event"]["data"]["id"]
     assert _json(msp_cli, "resolve", bid, "--solution", "fixed")["event"]["data"]["blocker_id"] == bid
     status = _json(msp_cli, "status")

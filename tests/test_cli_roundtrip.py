@@ -13,7 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from msp._session import SessionManager
+from msp._session.manager import SessionManager
 
 HOSTILE = [
     "naïve café — Zürich, Ærøskøbing, İstanbul, straße",

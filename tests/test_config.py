@@ -17,7 +17,7 @@ from msp._config import (
     open_project,
     set_value,
 )
-from msp._errors import ConfigError, ProjectNotFound
+from msp.errors import ConfigError, ProjectNotFound
 
 
 def test_found_by_walking_up_like_git(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from msp._context import LAST_UPDATES, MAX_DECISIONS, MAX_SESSIONS, build_context, render_ai, render_markdown
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._session.context import LAST_UPDATES, MAX_DECISIONS, MAX_SESSIONS, build_context, render_ai, render_markdown
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 
 NOW = datetime(2024, 9, 30, 18, 0, tzinfo=UTC)
 

@@ -183,8 +183,8 @@ def test_hook_msp_session_close(msp_run_session: Any) -> None:
 
 
 def test_hook_msp_export(msp_run_session: Any) -> None:
-    from msp._plugins import build_host
-    from msp._sqlite import SqliteStore
+    from msp._plugins.host import build_host
+    from msp._store.sqlite import SqliteStore
 
     run = msp_run_session(Recorder(), name="recorder")
     assert run.store_path is not None

@@ -8,8 +8,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from msp._ids import new_event_id, new_session_id, short_item_id
-from msp._session import SessionManager
+from msp._model.ids import new_event_id, new_session_id, short_item_id
+from msp._session.manager import SessionManager
 
 SESSION_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-hjkmnp-tv-z]{8}$")
 
@@ -43,7 +43,7 @@ def test_event_ids_sort_by_time_and_never_collide() -> None:
 
 
 def test_ids_from_separate_processes_do_not_collide() -> None:
-    code = "from msp._ids import new_event_id, new_session_id; from datetime import datetime, UTC\n" \
+    code = "from msp._model.ids import new_event_id, new_session_id; from datetime import datetime, UTC\n" \
            "at = datetime(2024, 1, 1, tzinfo=UTC)\n" \
            "print('\\n'.join(new_event_id(1) + ' ' + new_session_id(at) for _ in range(5000)))"
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

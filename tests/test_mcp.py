@@ -24,8 +24,8 @@ from mcp_types import TextContent, TextResourceContents
 from plugin_site import install
 from pydantic import BaseModel
 
-from msp._mcp import ContextQuery, QueueQuery, SessionsQuery, StatusQuery
-from msp._models import (
+from msp._mcp.server import ContextQuery, QueueQuery, SessionsQuery, StatusQuery
+from msp._model.models import (
     BlockerInput,
     DecisionInput,
     EndInput,
@@ -191,10 +191,10 @@ def test_read_only_exposes_only_the_tools_that_dont_write(project_dir: Path, msp
 
 
 def test_importing_the_cli_loads_no_mcp_module() -> None:
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import msp._cli"],
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import msp._cli.main"],
                           capture_output=True, text=True, timeout=60, check=True)
     names = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
-    assert "msp._cli_mcp" in names  # the command module itself is registered at import...
+    assert "msp._cli.mcp" in names  # the command module itself is registered at import...
     loaded = [n for n in names if n.split(".")[0] in ("mcp", "mcp_types", "anyio", "starlette")]
     assert loaded == []  # ...but nothing of the SDK
 

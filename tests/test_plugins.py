@@ -90,7 +90,7 @@ def _count(project_dir: Path, table: str) -> int:
 
 
 def test_only_enabled_integrations_are_imported(site: Path, tmp_path: Path) -> None:
-    from msp._plugins import build_host
+    from msp._plugins.host import build_host
 
     host = build_host({"good": {}, "noisy": {"enabled": False}})
     assert list(host.integrations) == ["good"]
@@ -100,7 +100,7 @@ def test_only_enabled_integrations_are_imported(site: Path, tmp_path: Path) -> N
 
 
 def test_a_broken_plugin_is_a_warning_with_its_name(site: Path) -> None:
-    from msp._plugins import build_host
+    from msp._plugins.host import build_host
 
     host = build_host({"good": {}, "importfails": {}, "nosuch": {}})
     assert list(host.integrations) == ["good"]
@@ -110,7 +110,7 @@ def test_a_broken_plugin_is_a_warning_with_its_name(site: Path) -> None:
 
 
 def test_a_misspelt_hook_is_an_error_not_silence(site: Path) -> None:
-    from msp._plugins import build_host
+    from msp._plugins.host import build_host
 
     host = build_host({"misspelt": {}})
     assert not host.integrations
@@ -118,7 +118,7 @@ def test_a_misspelt_hook_is_an_error_not_silence(site: Path) -> None:
 
 
 def test_the_allowlist_narrows_what_loads(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from msp._plugins import build_host
+    from msp._plugins.host import build_host
 
     monkeypatch.setenv("MSP_LOAD_PLUGINS", "good")
     host = build_host({"good": {}, "raises": {}})
@@ -235,8 +235,8 @@ def test_replay_by_session_and_since(site: Path, project_dir: Path, msp_cli: Any
 
 
 def test_events_record_where_they_came_from(msp_cli: Any, project_dir: Path) -> None:
-    from msp._session import SessionManager
-    from msp._sqlite import SqliteStore
+    from msp._session.manager import SessionManager
+    from msp._store.sqlite import SqliteStore
 
     msp_cli("start")
     store = SqliteStore(project_dir / ".msp" / "msp.db")
@@ -256,7 +256,7 @@ def test_schema_actions_covers_every_kind(msp_cli: Any) -> None:
 
 
 def test_idempotency_keys_are_deterministic() -> None:
-    from msp._actions import idempotency_key
+    from msp._model.actions import idempotency_key
 
     assert idempotency_key("e1", "good", 0) == idempotency_key("e1", "good", 0)
     assert len({idempotency_key("e1", "good", 0), idempotency_key("e1", "good", 1),

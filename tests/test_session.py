@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from msp._errors import (
+from msp._model.projection import fold
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
+from msp.errors import (
     AmbiguousBlocker,
     BlockerNotFound,
     InvalidInput,
@@ -15,9 +18,6 @@ from msp._errors import (
     SessionNotActive,
     SessionNotFound,
 )
-from msp._projection import fold
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
 
 
 def _at(manager: SessionManager, when: datetime) -> SessionManager:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from msp._session import SessionManager
+from msp._session.manager import SessionManager
 
 WRITER = Path(__file__).parent / "helpers" / "writer.py"
 
@@ -145,8 +145,8 @@ def test_a_writer_waits_out_a_long_lock_instead_of_failing(project_dir: Path, ma
 
 def test_a_lock_never_released_becomes_a_clear_store_error(project_dir: Path) -> None:
     """Past the configured wait, the user gets an msp error saying what to do, not SQLite's."""
-    from msp._errors import StoreError
-    from msp._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
+    from msp.errors import StoreError
 
     db = project_dir / ".msp" / "msp.db"
     SqliteStore(db).close()

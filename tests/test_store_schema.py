@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from msp._errors import StoreError
-from msp._session import SessionManager
-from msp._sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from msp._session.manager import SessionManager
+from msp._store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStore
+from msp.errors import StoreError
 
 
 def test_schema_version_is_the_number_of_migrations(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_many_processes_creating_the_store_at_once(tmp_path: Path) -> None:
     """The first open migrates exactly once even when several processes race to do it."""
     path = tmp_path / "fresh.db"
     code = (
-        "import sys; from pathlib import Path; from msp._sqlite import SqliteStore; "
+        "import sys; from pathlib import Path; from msp._store.sqlite import SqliteStore; "
         "s = SqliteStore(Path(sys.argv[1]), synchronous='normal'); print(s.schema_version); s.close()"
     )
     procs = [

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
-    from .run import DispatchBusy, drain_project, integrations_for
+    from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
+    from msp._dispatch.run import DispatchBusy, drain_project, integrations_for
 
 __all__ = ["DispatchBusy", "Dispatcher", "DrainOptions", "DrainReport", "IntegrationInfo", "drain_project",
            "integrations_for"]

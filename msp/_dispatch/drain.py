@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._config import DispatchConfig
-from .._executors import BaseExecutor, ExecutionContext, Outcome
-from .._logging import get_log, redact
-from .._secrets import MissingCredential
-from .outbox import ActionRow, FollowUp, Lane, Outbox, Update, now_ms
-from .policy import Limits, after_failure
-from .registry import ExecutorUnavailable, Registry
+from msp._config import DispatchConfig
+from msp._dispatch.outbox import ActionRow, FollowUp, Lane, Outbox, Update, now_ms
+from msp._dispatch.policy import Limits, after_failure
+from msp._dispatch.registry import ExecutorUnavailable, Registry
+from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._logging import get_log, redact
+from msp._secrets import MissingCredential
 
 MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
@@ -583,7 +583,7 @@ class Dispatcher:
 def _parse(row: ActionRow) -> Any:
     from pydantic import ValidationError
 
-    from .._actions import action_from_dict
+    from msp._model.actions import action_from_dict
 
     try:
         return action_from_dict(row.payload)
@@ -592,8 +592,8 @@ def _parse(row: ActionRow) -> Any:
 
 
 def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo) -> list[FollowUp]:
-    from .._actions import idempotency_key, stamp
-    from .._plugins import normalise
+    from msp._model.actions import idempotency_key, stamp
+    from msp._plugins.host import normalise
 
     try:
         actions = normalise(items)

@@ -11,8 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._config import Project
-    from .._sqlite import SqliteStore
+    from msp._config import Project
+    from msp._store.sqlite import SqliteStore
 
 
 def after_commit(project: Project, store: SqliteStore | None = None) -> str | None:
@@ -28,7 +28,7 @@ def after_commit(project: Project, store: SqliteStore | None = None) -> str | No
 
 def start_background(project: Project) -> bool:
     """Start a detached drain unless one runs already. Returns whether one was started."""
-    from .lock import DrainLock
+    from msp._dispatch.lock import DrainLock
 
     probe = DrainLock(project.msp_dir / "dispatch.lock")
     if not probe.try_acquire():
@@ -51,7 +51,7 @@ def start_background(project: Project) -> bool:
 
 
 def _inline(project: Project, store: SqliteStore | None) -> str | None:
-    from .run import DispatchBusy, drain_project
+    from msp._dispatch.run import DispatchBusy, drain_project
 
     timeout = project.config.dispatch.inline_timeout_s
     try:

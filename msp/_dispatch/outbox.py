@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ActionNotFound, InvalidInput
+from msp.errors import ActionNotFound, InvalidInput
 
 if TYPE_CHECKING:
-    from .._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
 ACTIVE = ("pending", "in_flight")
 STATUSES = ("pending", "held", "in_flight", "done", "dead", "dropped")

@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._errors import MspError
-from .drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
-from .lock import DrainLock
-from .outbox import Outbox, now_ms
+from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
+from msp._dispatch.lock import DrainLock
+from msp._dispatch.outbox import Outbox, now_ms
+from msp.errors import MspError
 
 if TYPE_CHECKING:
-    from .._config import Project
-    from .._plugins import PluginHost
-    from .._sqlite import SqliteStore
+    from msp._config import Project
+    from msp._plugins.host import PluginHost
+    from msp._store.sqlite import SqliteStore
 
 
 class DispatchBusy(MspError):
@@ -29,8 +29,8 @@ def lock_for(project: Project) -> DrainLock:
 def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
     """Every configured integration with its merged config (plugin defaults under what the
     user wrote) and host settings; those that failed to load carry their error."""
-    from .._logging import get_log
-    from .._plugins import build_host
+    from msp._logging import get_log
+    from msp._plugins.host import build_host
 
     config = project.config
     host = build_host(config.integrations, hook_timeout_ms=config.plugins.hook_timeout_ms,
@@ -65,7 +65,7 @@ def drain_project(
     """Deliver the project's outbox. One drain at a time: a background drain quits when
     another holds the lock; any other waits for it (up to ``lock_wait_s``, else raises
     :class:`DispatchBusy`)."""
-    from .._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s

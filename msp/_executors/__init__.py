@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from .._secrets import resolve_secret
+from msp._secrets import resolve_secret
 
 OutcomeStatus = Literal["done", "retry", "dead", "wait"]
 

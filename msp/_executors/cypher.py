@@ -59,8 +59,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from .._secrets import MissingCredential, is_configured
-from . import BaseExecutor, ExecutionContext, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._secrets import MissingCredential, is_configured
 
 BOLT_SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
 FALKORDB_SCHEMES = frozenset({"falkordb", "falkordbs"})
@@ -586,7 +586,7 @@ class CypherExecutor(BaseExecutor):
         return backend
 
     async def _embedded(self, ctx: ExecutionContext) -> tuple[str, int]:
-        from .. import _graph_server
+        from msp import _graph_server
 
         try:
             server = await asyncio.to_thread(_graph_server.ensure, _graph_server.graph_dir(ctx.project_root))

@@ -65,7 +65,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import BaseExecutor, ExecutionContext, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, Outcome
 
 FRONTMATTER = "frontmatter"
 SECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
@@ -457,7 +457,7 @@ class FileExecutor(BaseExecutor):
     def execute_sync(self, action: Any, ctx: ExecutionContext) -> Outcome:
         """The same as :meth:`execute`, in the calling thread."""
         if isinstance(action, dict):
-            from .._actions import action_from_dict
+            from msp._model.actions import action_from_dict
 
             action = action_from_dict(action)
         if getattr(action, "kind", None) != "file":

@@ -32,9 +32,9 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._dispatch.policy import classify_status, excerpt, rate_limited, retry_delay_from_headers
-from .._secrets import MissingCredential, resolve_secret, secret_names
-from . import BaseExecutor, ExecutionContext, Outcome
+from msp._dispatch.policy import classify_status, excerpt, rate_limited, retry_delay_from_headers
+from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._secrets import MissingCredential, resolve_secret, secret_names
 
 if TYPE_CHECKING:
     import httpx
@@ -200,7 +200,7 @@ class _HttpBase(BaseExecutor):
         if self._client is None:
             import httpx
 
-            from .. import __version__
+            from msp import __version__
 
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=self._max_connections,

@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._logging import get_log, redact
-from . import BaseExecutor, ExecutionContext, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._logging import get_log, redact
 
 _MAX_SUMMARY = 2000
 
@@ -40,7 +40,7 @@ def _summary(parts: list[str]) -> str:
 
 class PowerShellExecutor(BaseExecutor):
     def __init__(self) -> None:
-        from .._powershell._runtime import Bridge
+        from msp._powershell._runtime import Bridge
 
         self.bridge = Bridge()
 
@@ -52,7 +52,7 @@ class PowerShellExecutor(BaseExecutor):
             return Outcome("retry", _summary([f"PowerShell bridge error: {type(exc).__name__}: {text}"]))
 
     async def _execute(self, action: Any, ctx: ExecutionContext) -> Outcome:
-        from .._powershell._convert import follow_ups
+        from msp._powershell._convert import follow_ups
 
         function = str(action.function)
         result = await self.bridge.call(ctx.integration, ctx.config, ctx.project_root, function,

@@ -20,12 +20,12 @@ __all__ = ["doctor", "export"]
 
 
 def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
-    from ._doctor import doctor as run
+    from msp._powershell._doctor import doctor as run
 
     return run(name, config, project_root, online)
 
 
 def export(name: str, config: Mapping[str, Any], project_root: Path, sessions: list[Any]) -> str | None:
-    from ._doctor import export as run
+    from msp._powershell._doctor import export as run
 
     return run(name, config, project_root, sessions)

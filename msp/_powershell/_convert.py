@@ -85,7 +85,7 @@ def normalise(value: Any, _depth: int = 0) -> Any:
     # as a generic object holding the raw CLIXML; read that by structure.
     raw_xml = getattr(value, "_xml", None)
     if isinstance(raw_xml, str | bytes) and hasattr(value, "_types"):
-        from ._clixml import from_clixml
+        from msp._powershell._clixml import from_clixml
 
         return normalise(from_clixml(raw_xml), depth)
     # psrpcore PSObject
@@ -192,7 +192,7 @@ def follow_ups(
     one is refused (``problems``): msp only posts to webhooks its config names. ``resolve`` reads
     the configured value now, only to compare.
     """
-    from .._actions import FileWrite, GraphQLRequest, HttpRequest
+    from msp._model.actions import FileWrite, GraphQLRequest, HttpRequest
 
     out = Conversion()
     items: list[Any] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._models import format_time
+from msp._model.models import format_time
 
 
 def _time(value: Any) -> str | None:

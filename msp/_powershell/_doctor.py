@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._scan import HOOK_FUNCTIONS, function_name, scan_module
-from ._settings import parse_settings
+from msp._powershell._scan import HOOK_FUNCTIONS, function_name, scan_module
+from msp._powershell._settings import parse_settings
 
 
 def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
@@ -18,7 +18,7 @@ def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: boo
     is skipped), ``warning:`` or ``error:``. Offline it only reads files; with ``online=True`` it
     opens a runspace (local pwsh or WinRM), imports the module and runs Initialize.
     """
-    from .._errors import MspError
+    from msp.errors import MspError
 
     lines: list[str] = []
     try:
@@ -51,7 +51,7 @@ def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: boo
 
 
 async def _online(name: str, config: Mapping[str, Any], project_root: Path, prefix: str) -> list[str]:
-    from ._runtime import Bridge, _NotReady
+    from msp._powershell._runtime import Bridge, _NotReady
 
     bridge = Bridge()
     slot = bridge.slot(name, config)
@@ -75,7 +75,7 @@ def export(name: str, config: Mapping[str, Any], project_root: Path, sessions: l
 
     None when the module has no export function. Raises PluginError when a call fails.
     """
-    from .plugin import create_integration
+    from msp._powershell.plugin import create_integration
 
     plugin = create_integration(name, config, project_root=project_root)
     if plugin.functions.get("export") is None:
@@ -86,9 +86,9 @@ def export(name: str, config: Mapping[str, Any], project_root: Path, sessions: l
 def run_export(plugin: Any, sessions: list[Any], project_root: Path) -> str:
     import json
 
-    from .._errors import PluginError
-    from ._convert import normalise
-    from ._runtime import Bridge
+    from msp._powershell._convert import normalise
+    from msp._powershell._runtime import Bridge
+    from msp.errors import PluginError
 
     calls = plugin.export_calls(sessions)
 

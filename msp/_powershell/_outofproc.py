@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from ._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_psrpcore
+from msp._powershell._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_psrpcore
 
 EMPTY_GUID = uuid.UUID(int=0)
 #: Largest PSRP fragment put in one Data packet (PowerShell's own default).

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .._secrets import MissingCredential
-from ._scan import function_name
-from ._settings import PowerShellSettings, parse_settings, resolve_init_config
-from ._transport import LOAD_MODULE_SCRIPT, InvokeResult, Runspace, RunspaceDied
+from msp._powershell._scan import function_name
+from msp._powershell._settings import PowerShellSettings, parse_settings, resolve_init_config
+from msp._powershell._transport import LOAD_MODULE_SCRIPT, InvokeResult, Runspace, RunspaceDied
+from msp._secrets import MissingCredential
 
 Status = Literal["ok", "skipped", "wait", "retry"]
 
@@ -78,8 +78,8 @@ class Bridge:
     def _make_runspace(self, settings: PowerShellSettings, config: Mapping[str, Any], integration: str,
                        project_root: Path) -> Runspace:
         if settings.transport == "winrm":
-            from .._secrets import is_configured, resolve_secret
-            from ._winrm import WinRMRunspace, WinRMSettings
+            from msp._powershell._winrm import WinRMRunspace, WinRMSettings
+            from msp._secrets import is_configured, resolve_secret
 
             password = resolve_secret(config, "password", integration=integration) \
                 if is_configured(config, "password") else None
@@ -91,7 +91,7 @@ class Bridge:
                 operation_timeout=max(1, min(20, int(settings.timeout_s))),
                 read_timeout=max(2, int(settings.timeout_s) + 5),
             ))
-        from ._outofproc import OutOfProcRunspace
+        from msp._powershell._outofproc import OutOfProcRunspace
 
         if shutil.which(settings.pwsh) is None:
             raise _NotReady("wait", f"PowerShell executable {settings.pwsh!r} was not found; install PowerShell 7 "

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
-from ._scan import PREFIX_PATTERN
+from msp._powershell._scan import PREFIX_PATTERN
+from msp.errors import ConfigError
 
 DEFAULT_PWSH_ARGS = ["-NoLogo", "-NoProfile", "-s"]
 
@@ -165,7 +165,7 @@ def resolve_init_config(settings: PowerShellSettings, integration: str) -> dict[
 
     Raises MissingCredential when a named secret is not available (the action then waits).
     """
-    from .._secrets import resolve_secret
+    from msp._secrets import resolve_secret
 
     out: dict[str, Any] = {}
     for key, value in settings.init_config.items():

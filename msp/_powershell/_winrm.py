@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_pypsrp
+from msp._powershell._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_pypsrp
 
 
 @dataclass(frozen=True)

@@ -15,19 +15,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._actions import PowerShellCall
-from .._errors import PluginError
-from ..hooks import hookimpl
-from ._data import blocker_table, decision_table, entity_table, session_table, update_table
-from ._scan import ModuleScan, scan_module
-from ._settings import CONFIG_SCHEMA, PowerShellSettings, parse_settings
+from msp._model.actions import PowerShellCall
+from msp._powershell._data import blocker_table, decision_table, entity_table, session_table, update_table
+from msp._powershell._scan import ModuleScan, scan_module
+from msp._powershell._settings import CONFIG_SCHEMA, PowerShellSettings, parse_settings
+from msp.errors import PluginError
+from msp.hooks import hookimpl
 
 name = "powershell"
 config_schema = CONFIG_SCHEMA
 
 
 def _project_root() -> Path:
-    from .._config import find_msp_dir
+    from msp._config import find_msp_dir
 
     msp_dir = find_msp_dir()
     return msp_dir.parent if msp_dir is not None else Path.cwd()
@@ -101,13 +101,13 @@ class PowerShellIntegration:
         """
         if self.functions.get("export") is None:
             return None
-        from ._doctor import run_export
+        from msp._powershell._doctor import run_export
 
         return run_export(self, sessions, self.project_root)
 
     def doctor(self, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
         """What ``msp integrations doctor`` shows for this integration (see :func:`msp._powershell.doctor`)."""
-        from ._doctor import doctor
+        from msp._powershell._doctor import doctor
 
         return doctor(self.name, config, project_root, online)
 

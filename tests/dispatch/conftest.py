@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from msp._actions import HttpRequest, action_to_dict, stamp
 from msp._config import DispatchConfig
 from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
-from msp._sqlite import SqliteStore
-from msp._store import PlannedAction
+from msp._model.actions import HttpRequest, action_to_dict, stamp
+from msp._store.interface import PlannedAction
+from msp._store.sqlite import SqliteStore
 
 FAST = {"backoff_base_s": 0.001, "backoff_cap_s": 0.005, "max_attempts": 5, "lease_s": 5.0, "timeout_s": 2.0}
 

@@ -195,7 +195,7 @@ def test_one_drain_at_a_time(msp_cli: Any, project_dir: Path, server: ScriptedSe
 HOT_PATH = """
 import sys
 from typer.testing import CliRunner
-from msp._cli import app
+from msp._cli.main import app
 runner = CliRunner()
 for args in (["start"], ["update", "hot path", "10"]):
     result = runner.invoke(app, args)

@@ -9,9 +9,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from msp._actions import FileWrite, HttpRequest, action_to_dict, stamp
 from msp._dispatch.drain import IntegrationInfo
 from msp._executors import BaseExecutor, ExecutionContext, HandlerExecutor, Outcome
+from msp._model.actions import FileWrite, HttpRequest, action_to_dict, stamp
 
 
 def _path(action: Any) -> str:
@@ -138,7 +138,7 @@ def test_follow_ups_go_right_after_their_parent(outbox: Any) -> None:
         assert child["integration"] == "hook" and child["session_id"] == "A" and child["status"] == "done"
         assert child["idempotency_key"] != rows[p]["idempotency_key"]
     # the keys derive from the parent's key and index: the same follow-ups are never inserted twice
-    from msp._actions import idempotency_key
+    from msp._model.actions import idempotency_key
 
     assert {c["idempotency_key"] for c in children} == {
         idempotency_key(rows[p]["idempotency_key"], "hook", f"follow-up-{i}") for i in range(2)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from msp._actions import GraphQLRequest, HttpRequest, action_to_dict, stamp
 from msp._dispatch.drain import IntegrationInfo
+from msp._model.actions import GraphQLRequest, HttpRequest, action_to_dict, stamp
 from tests.harness import Reply, ScriptedServer, free_port
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from msp._actions import FileWrite, action_to_dict
 from msp._executors import ExecutionContext, Outcome
 from msp._executors import file as file_mod
 from msp._executors.file import FileExecutor, apply_section, merge_frontmatter
+from msp._model.actions import FileWrite, action_to_dict
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX symlinks and permissions")
 

@@ -116,9 +116,9 @@ def plan(root: Path, integration: str, plugin: object | None,
          record: Callable[[Any], None]) -> int:
     """Record the session through the integration; returns how many actions it queued."""
     from msp._config import open_project
-    from msp._plugins import build_host
-    from msp._session import SessionManager
-    from msp._sqlite import SqliteStore
+    from msp._plugins.host import build_host
+    from msp._session.manager import SessionManager
+    from msp._store.sqlite import SqliteStore
 
     project = open_project(root)
     assert project is not None
@@ -148,7 +148,7 @@ def drain(root: Path, *, wait: bool = True, plugin: object | None = None, integr
     infos = None
     if plugin is not None:
         from msp._dispatch.run import integrations_from_host
-        from msp._plugins import build_host
+        from msp._plugins.host import build_host
 
         infos = integrations_from_host(build_host(project.config.integrations, extra={integration: plugin}))
     try:
@@ -179,7 +179,7 @@ def cli_json(root: Path, *args: str) -> tuple[int, str]:
     """Run an ``msp`` command in this process against the project; returns (exit code, stdout)."""
     from typer.testing import CliRunner
 
-    from msp._cli import app
+    from msp._cli.main import app
 
     result = CliRunner().invoke(app, list(args), env={"MSP_DIR": str(root / ".msp")}, catch_exceptions=False)
     return result.exit_code, result.stdout

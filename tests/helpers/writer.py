@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 
 
 def main() -> int:

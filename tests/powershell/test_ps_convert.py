@@ -10,7 +10,7 @@ import pytest
 from ps_fixtures import ordered
 from psrpcore.types import PSCustomObject, PSDateTime, PSDict, PSInt, PSList, PSString, deserialize, serialize
 
-from msp._actions import FileWrite, HttpRequest
+from msp._model.actions import FileWrite, HttpRequest
 from msp._powershell._clixml import from_clixml
 from msp._powershell._convert import follow_ups, normalise, shape
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from ps_helpers import WEBHOOK, ps_project_fixture, standin_log_fixture, teamchat_config, yourtool_config  # noqa: F401  (fixtures)
 
-from msp._actions import FileWrite, GraphQLRequest, HttpRequest, PowerShellCall, action_to_dict
 from msp._executors import ExecutionContext, Outcome
 from msp._executors.powershell import PowerShellExecutor
+from msp._model.actions import FileWrite, GraphQLRequest, HttpRequest, PowerShellCall, action_to_dict
 from msp._powershell._transport import LOAD_MODULE_SCRIPT
 
 SESSION = {"id": "s-1", "project": "payments", "user": "ada", "goal": "Ship retries",

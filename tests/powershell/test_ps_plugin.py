@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ps_helpers import EXAMPLE, ps_project_fixture, teamchat_config, yourtool_config  # noqa: F401  (fixtures)
 
-from msp._plugins import build_host, config_errors
+from msp._plugins.host import build_host, config_errors
 from msp._powershell import plugin as ps_plugin
 from msp._powershell._scan import defined_functions, scan_module
 from msp.testing import assert_valid_actions

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from ps_helpers import ps_project_fixture  # noqa: F401  (fixtures)
 
-from msp._actions import FileWrite, HttpRequest, PowerShellCall
 from msp._executors import ExecutionContext, Outcome
 from msp._executors.powershell import PowerShellExecutor
+from msp._model.actions import FileWrite, HttpRequest, PowerShellCall
 
 PWSH = shutil.which("pwsh")
 WINRM_HOST = os.environ.get("MSP_TEST_WINRM_HOST")

@@ -14,9 +14,9 @@ import pytest
 from ps_helpers import WEBHOOK, ps_project_fixture, standin_log_fixture  # noqa: F401  (fixtures)
 from ps_wsman import WSManServer
 
-from msp._actions import FileWrite, PowerShellCall, action_to_dict
 from msp._executors import ExecutionContext, Outcome
 from msp._executors.powershell import PowerShellExecutor
+from msp._model.actions import FileWrite, PowerShellCall, action_to_dict
 from msp._powershell._convert import normalise
 from msp._powershell._transport import LOAD_MODULE_SCRIPT
 

@@ -18,14 +18,14 @@ from typing import Any
 
 
 def _section(project: Any) -> dict[str, Any]:
-    from msp._plugins import split_section
+    from msp._plugins.host import split_section
 
     own, _ = split_section(project.config.integrations.get("neo4j", {}))
     return own
 
 
 def main(argv: list[str] | None = None) -> int:
-    from msp._errors import MspError
+    from msp.errors import MspError
 
     parser = argparse.ArgumentParser(prog="python -m msp_neo4j", description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", type=Path, default=None, help="a folder inside the project (default: here)")

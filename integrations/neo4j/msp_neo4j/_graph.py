@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from msp import CypherQuery
-from msp._models import format_time
+from msp._model.models import format_time
 
 #: Node labels, in the order ``setup`` indexes them.
 LABELS = ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState")

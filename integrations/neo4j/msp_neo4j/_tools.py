@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from msp._errors import MspError
+from msp.errors import MspError
 
 
 class GraphToolError(MspError):

@@ -13,7 +13,7 @@ from jira_contract import JIRA_TIME_RE, adf_errors, assert_conforms
 from jira_sessions import CLOUD, DATACENTER, START, TEN_KB, config, hostile_session, session, sessions_to_check
 
 from msp import HttpRequest
-from msp._plugins import build_host
+from msp._plugins.host import build_host
 from msp.testing import SCRIPT, assert_valid_actions
 
 DEPLOYMENTS = {"cloud": CLOUD, "datacenter": DATACENTER}

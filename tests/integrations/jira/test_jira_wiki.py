@@ -17,7 +17,7 @@ from jira_sessions import DATACENTER, HOSTILE_TEXTS, config, hostile_session, se
 from msp_jira._summary import clean
 from msp_jira._wiki import SPECIAL, escape
 
-from msp._plugins import build_host
+from msp._plugins.host import build_host
 
 _SPECIAL = re.escape("".join(sorted(SPECIAL)))
 #: Escaped user text: escaped specials, the backslash entity, line breaks, or plain characters.

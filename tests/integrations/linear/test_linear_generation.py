@@ -16,9 +16,9 @@ from linear_contract import check_request, linear_schema
 from linear_sessions import T0, big_session, script_with_updates, script_without_issue
 
 from msp import GraphQLRequest
-from msp._plugins import build_host, config_errors
-from msp._session import SessionManager
-from msp._sqlite import SqliteStore
+from msp._plugins.host import build_host, config_errors
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteStore
 from msp.testing import SCRIPT, assert_valid_actions
 
 FULL: dict[str, Any] = {

@@ -146,7 +146,7 @@ def stored_actions(root: Path, integration: str = "neo4j") -> list[dict[str, Any
 def requeue_done(root: Path, integration: str = "neo4j") -> int:
     """Put every delivered action back in the queue (as a replay would), through the outbox."""
     from msp._dispatch.outbox import Outbox, now_ms
-    from msp._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
     store = SqliteStore(root / ".msp" / "msp.db", synchronous="normal")
     try:
@@ -160,7 +160,7 @@ def requeue_done(root: Path, integration: str = "neo4j") -> int:
 
 def sessions_of(root: Path) -> list[Any]:
     """Every session of the project's store, oldest first, as hooks see them."""
-    from msp._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
     store = SqliteStore(root / ".msp" / "msp.db", synchronous="normal")
     try:

@@ -97,7 +97,7 @@ def test_any_action_delivered_again_later_changes_nothing(tmp_path: Path, falkor
                                                          graph: Any, graph_name: str) -> None:
     """After everything is in, each action once more, latest first: a session's start after
     its close, a blocker's raise after its resolution, an old ProjectState after a newer one."""
-    from msp._actions import action_from_dict
+    from msp._model.actions import action_from_dict
 
     root = _project(tmp_path, falkordb_server.port, graph_name)
     plan(root, "neo4j", None, record_both)
@@ -115,7 +115,7 @@ def test_sessions_delivered_in_any_order_converge(tmp_path: Path, falkordb_serve
                                                  graph_name: str, order: tuple[int, ...]) -> None:
     """Replay order across sessions must not matter: three sessions' actions, session by
     session in every order, build the graph the dispatcher built (FOLLOWS chain included)."""
-    from msp._actions import action_from_dict
+    from msp._model.actions import action_from_dict
 
     root = _project(tmp_path, falkordb_server.port, graph_name)
     plan(root, "neo4j", None, lambda m: record(m, [*FIRST, *SECOND, *SECOND]))
@@ -158,9 +158,9 @@ def _deliver_directly(actions: list[Any], config: dict[str, Any], root: Path) ->
 def test_server_killed_mid_dispatch_and_restarted_loses_nothing(tmp_path: Path, own_server: Any,
                                                                 falkordb_server: Any, graph: Any,
                                                                 graph_name: str) -> None:
-    from msp._actions import action_from_dict
     from msp._config import open_project
     from msp._dispatch import drain_project
+    from msp._model.actions import action_from_dict
 
     root = _project(tmp_path, own_server.port, "crashgraph")
     many = [*FIRST[:-1], *[("update", {"text": f"step {i}", "progress": 20 + i}) for i in range(40)], FIRST[-1]]

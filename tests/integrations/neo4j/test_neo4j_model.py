@@ -64,7 +64,7 @@ def test_every_action_is_a_fixed_parameterised_statement(msp_run_session: Any) -
 def test_planning_is_deterministic(msp_run_session: Any) -> None:
     """The same session state plans the same actions (the dispatcher relies on it for replay)."""
     run = msp_run_session(msp_neo4j, {}, script=FIRST)
-    from msp._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
     assert run.store_path is not None
     store = SqliteStore(run.store_path, synchronous="normal")
@@ -114,7 +114,7 @@ def test_an_entity_does_not_relate_to_itself() -> None:
 
 
 def _host(section: dict[str, Any]) -> Any:
-    from msp._plugins import build_host
+    from msp._plugins.host import build_host
 
     return build_host({"neo4j": section}, extra={"neo4j": msp_neo4j})
 

@@ -15,9 +15,9 @@ import yaml
 
 from msp._config import init_project, open_project
 from msp._dispatch import DrainReport, drain_project
-from msp._plugins import build_host
-from msp._session import Recorded, SessionManager
-from msp._sqlite import SqliteStore
+from msp._plugins.host import build_host
+from msp._session.manager import Recorded, SessionManager
+from msp._store.sqlite import SqliteStore
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 WIKILINK = re.compile(r"(?<!\\)!?\[\[([^\[\]\n]+?)\]\]")

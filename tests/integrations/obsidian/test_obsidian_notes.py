@@ -18,7 +18,7 @@ from msp_obsidian._names import FORBIDDEN, safe_name, safe_tag
 
 from msp import FileWrite
 from msp._executors.file import relative_parts
-from msp._plugins import build_host, config_errors
+from msp._plugins.host import build_host, config_errors
 from msp.testing import assert_valid_actions
 
 RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -249,11 +249,11 @@ def test_next_steps_come_from_open_blockers_tagged_updates_and_the_goal(msp_run_
 
 
 def test_export_renders_the_session_notes(msp_run_session: Any, tmp_path: Path) -> None:
-    from msp._models import Session
+    from msp._model.models import Session
 
     run = msp_run_session(msp_obsidian, {"vault": str(tmp_path)})
     assert run.store_path is not None
-    from msp._sqlite import SqliteStore
+    from msp._store.sqlite import SqliteStore
 
     store = SqliteStore(run.store_path, synchronous="normal")
     try:

@@ -186,7 +186,7 @@ def test_writing_the_same_state_again_gives_byte_identical_files(tmp_path: Path)
 def test_the_same_session_in_two_projects_gives_the_same_vault(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """No clock and no randomness in the notes: with the ids fixed, two runs match byte for byte."""
-    import msp._session as session_mod
+    import msp._session.manager as session_mod
 
     def fixed_ids() -> None:
         counter = iter(range(1000))

@@ -15,7 +15,7 @@ from slack_contract import message_problems
 from slack_sessions import make_session
 
 from msp import HttpRequest
-from msp._plugins import build_host, config_errors
+from msp._plugins.host import build_host, config_errors
 from msp.testing import SCRIPT, assert_valid_actions
 
 CHAT = {"mode": "chat", "channel": "#eng-updates", "token_env": "SLACK_BOT_TOKEN"}

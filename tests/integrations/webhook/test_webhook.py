@@ -7,7 +7,7 @@ from typing import Any
 import msp_webhook
 import pytest
 
-from msp._plugins import build_host
+from msp._plugins.host import build_host
 from msp.testing import assert_valid_actions
 
 CONFIG = {"url": "https://hooks.example.com/msp"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ._cli import Context, _run, app
+from msp._cli.main import Context, _run, app
 
 
 @app.command("mcp")
@@ -24,7 +24,7 @@ def mcp_command(
     """
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._mcp import serve
+        from msp._mcp.server import serve
 
         serve(read_only=read_only)
         return {"ok": True}, ""

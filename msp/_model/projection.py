@@ -1,4 +1,4 @@
-"""Fold a session's events into the :class:`~msp._models.Session` view.
+"""Fold a session's events into the :class:`~msp._model.models.Session` view.
 
 Pure: the same events always give the same view. Blocker resolutions recorded in a later
 session are passed in by the caller (the store looks them up), so a view never reads the clock.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._models import Blocker, Decision, Entity, Event, Session, Update
+from msp._model.models import Blocker, Decision, Entity, Event, Session, Update
 
 
 class SessionFolder:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ._models import format_time
-from ._store import SessionRow, Store
+from msp._model.models import format_time
+from msp._store.interface import SessionRow, Store
 
 MAX_SESSIONS = 10
 MAX_DECISIONS = 15

@@ -1,7 +1,7 @@
 """The store: an append-only event log plus the projections and outbox built beside it.
 
 :class:`Store` is the small interface the session manager and the dispatcher depend on; SQLite
-is the embedded implementation (:mod:`msp._sqlite`). A PostgreSQL backend slots in by
+is the embedded implementation (:mod:`msp._store.sqlite`). A PostgreSQL backend slots in by
 implementing the same two context managers.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ._models import Event, Session
-from ._projection import SessionFolder
+from msp._model.models import Event, Session
+from msp._model.projection import SessionFolder
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class SessionRow:
     event_count: int
 
     def to_dict(self) -> dict[str, Any]:
-        from ._models import format_time
+        from msp._model.models import format_time
 
         return {
             "id": self.id,
@@ -87,7 +87,7 @@ class PlanResult:
 
     @property
     def warnings(self) -> list[str]:
-        from ._logging import redact
+        from msp._logging import redact
 
         # Printed (and, with --json, handed to scripts): never with a credential in it.
         return [redact(f"integration {f.integration!r} failed in {f.hook}: {f.error}") for f in self.failures]

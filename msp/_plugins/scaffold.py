@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ._errors import InvalidInput
+from msp.errors import InvalidInput
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 

@@ -18,10 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ._errors import StoreError
-from ._models import Event, Session, format_time, parse_time
-from ._projection import SessionFolder, folder_of
-from ._store import HookFailure, OpenBlocker, PlannedAction, SessionRow
+from msp._model.models import Event, Session, format_time, parse_time
+from msp._model.projection import SessionFolder, folder_of
+from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
+from msp.errors import StoreError
 
 #: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
 #: released entry: add a new one.
@@ -512,7 +512,7 @@ class SqliteAccess:
         return max(cur.rowcount, 0)
 
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None:
-        from ._logging import redact
+        from msp._logging import redact
 
         now_ms = int(time.time() * 1000)
         self._db.executemany(

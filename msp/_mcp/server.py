@@ -1,7 +1,7 @@
 """The MCP server: an AI assistant records and recalls sessions through the same API as the CLI.
 
 ``msp mcp`` serves the Model Context Protocol on stdin/stdout with the official ``mcp`` SDK's
-low-level server. Every tool that records goes through :class:`msp._session.SessionManager`
+low-level server. Every tool that records goes through :class:`msp._session.manager.SessionManager`
 (source ``"mcp"``) over the project's SQLite store and plugin host, exactly as a CLI command
 does, so an MCP server and CLI commands on one project lose and double nothing.
 
@@ -37,10 +37,9 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import __version__
-from ._cli import Context, _after_record, _date, _duration, _queue_counts, _record_text, _state
-from ._errors import MspError
-from ._models import (
+from msp import __version__
+from msp._cli.main import Context, _after_record, _date, _duration, _queue_counts, _record_text, _state
+from msp._model.models import (
     BlockerInput,
     DecisionInput,
     EndInput,
@@ -49,7 +48,8 @@ from ._models import (
     StartInput,
     UpdateInput,
 )
-from ._session import Recorded, SessionManager, _row_dict, validate
+from msp._session.manager import Recorded, SessionManager, _row_dict, validate
+from msp.errors import MspError
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ decisions and open blockers so you can pick up where the last session stopped. E
 with a `code` and a `hint`: follow the hint (for example `start` a session before `update`)."""
 
 
-# --- inputs of the read tools (the recording tools use msp._models' input models) -----------
+# --- inputs of the read tools (the recording tools use msp._model.models' input models) -----------
 
 
 class _Query(BaseModel):
@@ -265,7 +265,7 @@ def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]
 
 
 def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    from ._context import build_context, render_ai, render_markdown
+    from msp._session.context import build_context, render_ai, render_markdown
 
     query = validate(ContextQuery, args)
     data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC))
@@ -289,7 +289,7 @@ def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], st
 def queue_counts(ctx: Context) -> dict[str, Any]:
     """The outbox by status, overall and per integration, and how many pending actions are due now,
     read in one snapshot through the dispatcher's outbox."""
-    from ._dispatch.outbox import Outbox, now_ms
+    from msp._dispatch.outbox import Outbox, now_ms
 
     with Outbox(ctx.store).read() as tx:
         by_status = tx.counts()
@@ -358,7 +358,7 @@ def _read_active(ctx: McpContext) -> dict[str, Any]:
 
 
 def _read_decisions(ctx: McpContext) -> dict[str, Any]:
-    from ._context import build_context
+    from msp._session.context import build_context
 
     project = _default_project(ctx)
     data = build_context(ctx.store, project, DEFAULT_DAYS, datetime.now(UTC))
@@ -388,8 +388,8 @@ PROMPT_NAME = "resume"
 
 
 def _resume_prompt(ctx: McpContext, arguments: dict[str, str]) -> str:
-    from ._context import build_context, render_ai
-    from ._errors import InvalidInput
+    from msp._session.context import build_context, render_ai
+    from msp.errors import InvalidInput
 
     unknown = sorted(set(arguments) - {"project", "days"})
     if unknown:
@@ -423,7 +423,7 @@ def error_result(error: dict[str, Any]) -> types.CallToolResult:
 
 
 def _internal(exc: BaseException, where: str) -> dict[str, Any]:
-    from ._logging import get_log
+    from msp._logging import get_log
 
     get_log().log("error", "mcp internal error", where=where, error=f"{type(exc).__name__}: {exc}")
     if _state["debug"]:

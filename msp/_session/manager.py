@@ -16,16 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import (
-    AmbiguousBlocker,
-    BlockerNotFound,
-    InvalidInput,
-    SessionAlreadyActive,
-    SessionNotActive,
-    SessionNotFound,
-)
-from ._ids import new_event_id, new_session_id, short_item_id
-from ._models import (
+from msp._model.ids import new_event_id, new_session_id, short_item_id
+from msp._model.models import (
     HOOKS_BY_EVENT,
     BlockerInput,
     DecisionInput,
@@ -39,11 +31,19 @@ from ._models import (
     StartInput,
     UpdateInput,
 )
-from ._store import PlanResult, SessionRow, Store, StoreReader, StoreWriter
+from msp._store.interface import PlanResult, SessionRow, Store, StoreReader, StoreWriter
+from msp.errors import (
+    AmbiguousBlocker,
+    BlockerNotFound,
+    InvalidInput,
+    SessionAlreadyActive,
+    SessionNotActive,
+    SessionNotFound,
+)
 
 if TYPE_CHECKING:
-    from ._plugins import PluginHost
-    from ._projection import SessionFolder
+    from msp._model.projection import SessionFolder
+    from msp._plugins.host import PluginHost
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from ._cli import Context, JsonOpt, _date, _run, app
+from msp._cli.main import Context, JsonOpt, _date, _run, app
 
 integrations_app = typer.Typer(help="Installed integrations: list, check, scaffold, set up.", no_args_is_help=True)
 schema_app = typer.Typer(help="JSON Schemas of msp's data.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def schema_actions(
     """Print the JSON Schema of actions (what hooks return)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._actions import actions_json_schema
+        from msp._model.actions import actions_json_schema
 
         schema = actions_json_schema()
         return schema, json.dumps(schema, indent=2)
@@ -38,7 +38,7 @@ def integrations_list(as_json: bool = JsonOpt) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from importlib.metadata import entry_points
 
-        from ._plugins import ENTRY_POINT_GROUP, build_host
+        from msp._plugins.host import ENTRY_POINT_GROUP, build_host
 
         config = ctx.project.config.integrations
         host = build_host(config, cache_dir=ctx.project.cache_dir,
@@ -84,7 +84,7 @@ def integrations_doctor(
     """Check enabled integrations: loading, config, recent hook failures."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._plugins import build_host
+        from msp._plugins.host import build_host
 
         project = ctx.project
         sections = project.config.integrations
@@ -120,7 +120,7 @@ def integrations_doctor(
             lines += [f"  - {p}" for p in entry["problems"]]
             lines += [f"  . {note}" for note in entry["notes"]]
         if any(e["problems"] for e in report):
-            from ._errors import PluginError
+            from msp.errors import PluginError
 
             raise PluginError("\n".join(lines), "fix the problems listed above, then run the doctor again",
                               details={"integrations": report})
@@ -138,7 +138,7 @@ def integrations_new(
     """Scaffold an installable integration package whose tests pass straight away."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._scaffold import scaffold
+        from msp._plugins.scaffold import scaffold
 
         target = scaffold(name, directory)
         text = (f"Created {target}\nNext: pip install -e {target} && pytest {target}/tests\n"
@@ -156,8 +156,8 @@ def integrations_setup(
     """Run an integration's one-off set-up actions now (e.g. graph indexes)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._errors import PluginError
-        from ._plugins import build_host
+        from msp._plugins.host import build_host
+        from msp.errors import PluginError
 
         host = build_host(ctx.project.config.integrations, only=[name], cache_dir=ctx.project.cache_dir,
                           project_root=ctx.project.root)
@@ -183,10 +183,10 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
     retries of any other action) and deliver them now."""
     import hashlib
 
-    from ._actions import stamp
-    from ._dispatch import drain_project
-    from ._plugins import normalise
-    from ._store import PlannedAction
+    from msp._dispatch import drain_project
+    from msp._model.actions import stamp
+    from msp._plugins.host import normalise
+    from msp._store.interface import PlannedAction
 
     planned = []
     for position, action in enumerate(normalise(actions)):
@@ -242,7 +242,7 @@ def replay(
     """Plan stored events again through one integration. Running it twice plans nothing new."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._errors import PluginError
+        from msp.errors import PluginError
 
         host = ctx.plugins(only=[integration])
         if host is None or integration not in host.integrations:
@@ -251,7 +251,7 @@ def replay(
         manager = ctx.manager
         manager.plugins = host
         seen, new, warnings = manager.replay(integration, session_id=session, since=_date(since))
-        from ._logging import get_log
+        from msp._logging import get_log
 
         for w in warnings:
             get_log().warning(w)
@@ -271,7 +271,7 @@ def export(
     """Render a session in an integration's own format (msp_export)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._errors import PluginError, SessionNotFound
+        from msp.errors import PluginError, SessionNotFound
 
         host = ctx.plugins(only=[integration])
         if host is None or integration not in host.integrations:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from ._cli import Context, JsonOpt, _run, app
+from msp._cli.main import Context, JsonOpt, _run, app
 
 if TYPE_CHECKING:
-    from ._dispatch.drain import DrainReport
-    from ._dispatch.outbox import ActionRow
+    from msp._dispatch.drain import DrainReport
+    from msp._dispatch.outbox import ActionRow
 
 QUEUE_OPS = ("list", "show", "retry", "drop", "approve")
 OPEN_STATUSES = ("pending", "held", "in_flight", "dead")
@@ -29,8 +29,8 @@ def _when(ms: int | None) -> str | None:
 
 
 def _row_dict(row: ActionRow, full: bool = False) -> dict[str, Any]:
-    from ._dispatch.drain import scrub
-    from ._logging import redact
+    from msp._dispatch.drain import scrub
+    from msp._logging import redact
 
     data: dict[str, Any] = {
         "id": row.id,
@@ -62,7 +62,7 @@ def _row_dict(row: ActionRow, full: bool = False) -> dict[str, Any]:
 
 
 def _line(row: ActionRow) -> str:
-    from ._dispatch.drain import scrub
+    from msp._dispatch.drain import scrub
 
     error = scrub(row.last_error)[:90] if row.last_error else ""
     head = f"#{row.id:<5} {row.status:<9} {row.integration:<12} {row.kind:<10} attempts {row.attempts}"
@@ -105,11 +105,11 @@ def dispatch(
     """Deliver queued actions now."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._dispatch.run import drain_project
+        from msp._dispatch.run import drain_project
 
         project = ctx.project
         if integration is not None and integration not in project.config.integrations:
-            from ._errors import InvalidInput
+            from msp.errors import InvalidInput
 
             known = ", ".join(sorted(project.config.integrations)) or "none configured"
             raise InvalidInput(f"integration {integration!r} is not configured", f"configured: {known}")
@@ -137,7 +137,7 @@ class _Bar:
     def __init__(self, ctx: Context, integration: str | None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from ._dispatch.outbox import Outbox, now_ms
+        from msp._dispatch.outbox import Outbox, now_ms
 
         with Outbox(ctx.store).read() as tx:
             total = tx.pending_due(now_ms(), integration)
@@ -170,8 +170,8 @@ def queue(
     """The outbox: list, show, retry, drop or approve actions."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._dispatch.outbox import STATUSES, Outbox
-        from ._errors import InvalidInput
+        from msp._dispatch.outbox import STATUSES, Outbox
+        from msp.errors import InvalidInput
 
         if op not in QUEUE_OPS:
             raise InvalidInput(f"unknown queue operation {op!r}", f"use one of: {', '.join(QUEUE_OPS)}")
@@ -200,7 +200,7 @@ def queue(
             return {"ok": True, "action": data}, text
         changed, verb = _change(ctx, outbox, op, ref, dead, all_, integration)
         if changed and op in ("retry", "approve"):
-            from ._dispatch.kick import start_background
+            from msp._dispatch.kick import start_background
 
             if ctx.project.config.dispatch.mode == "background":
                 start_background(ctx.project)
@@ -215,8 +215,8 @@ def queue(
 
 def _change(ctx: Context, outbox: Any, op: str, ref: str | None, dead: bool, all_: bool,
             integration: str | None) -> tuple[list[int], str]:
-    from ._dispatch.outbox import now_ms
-    from ._errors import InvalidInput
+    from msp._dispatch.outbox import now_ms
+    from msp.errors import InvalidInput
 
     bulk = (op in ("retry", "drop") and dead) or (op == "approve" and all_)
     if ref is None and not bulk:

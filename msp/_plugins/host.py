@@ -21,10 +21,10 @@ from typing import Any
 
 import pluggy
 
-from ._actions import ACTION_TYPES, action_adapter, idempotency_key, stamp
-from ._errors import ConfigError, PluginError
-from ._store import HookFailure, PlannedAction, PlanResult
-from .hooks import PROJECT, specs
+from msp._model.actions import ACTION_TYPES, action_adapter, idempotency_key, stamp
+from msp._store.interface import HookFailure, PlannedAction, PlanResult
+from msp.errors import ConfigError, PluginError
+from msp.hooks import PROJECT, specs
 
 ENTRY_POINT_GROUP = "msp.integrations"
 #: Keys of an ``[integrations.NAME]`` section that belong to the host, not the integration.
@@ -89,7 +89,7 @@ def config_errors(schema: Mapping[str, Any], config: Mapping[str, Any], prefix: 
 
 
 def _looks_secret(text: str) -> bool:
-    from ._logging import SECRET_KEY
+    from msp._logging import SECRET_KEY
 
     # A key named like a secret, or a URL carrying credentials (user:password@host).
     key = text.rsplit(".", 1)[-1]

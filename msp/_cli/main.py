@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from ._config import Project
-    from ._models import Source
-    from ._session import Recorded, SessionManager
-    from ._sqlite import SqliteStore
+    from msp._config import Project
+    from msp._model.models import Source
+    from msp._session.manager import Recorded, SessionManager
+    from msp._store.sqlite import SqliteStore
 
 app = typer.Typer(
     name="msp",
@@ -50,8 +50,8 @@ class Context:
     @property
     def project(self) -> Project:
         if self._project is None:
-            from ._config import open_project
-            from ._logging import configure
+            from msp._config import open_project
+            from msp._logging import configure
 
             project = open_project()
             assert project is not None
@@ -62,7 +62,7 @@ class Context:
     @property
     def store(self) -> SqliteStore:
         if self._store is None:
-            from ._sqlite import SqliteStore
+            from msp._store.sqlite import SqliteStore
 
             self._store = SqliteStore(self.project.db_path, synchronous=self.project.config.store.synchronous)
         return self._store
@@ -70,7 +70,7 @@ class Context:
     @property
     def manager(self) -> SessionManager:
         if self._manager is None:
-            from ._session import SessionManager
+            from msp._session.manager import SessionManager
 
             project = self.project
             self._manager = SessionManager(
@@ -86,8 +86,8 @@ class Context:
         config = self.project.config
         if not config.integrations and only is None:
             return None
-        from ._logging import get_log
-        from ._plugins import build_host
+        from msp._logging import get_log
+        from msp._plugins.host import build_host
 
         host = build_host(
             config.integrations,
@@ -117,7 +117,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 
 def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -> None:
     """Run a command body with the error policy every command shares."""
-    from ._errors import MspError
+    from msp.errors import MspError
 
     ctx = Context()
     code = 0
@@ -160,7 +160,7 @@ def _progress(raw: str | None) -> int | str | None:
     try:
         return int(text)
     except ValueError:
-        from ._errors import InvalidInput
+        from msp.errors import InvalidInput
 
         raise InvalidInput(
             f"progress {raw!r} is not a whole number", "give a percentage from 0 to 100, e.g. 40"
@@ -172,7 +172,7 @@ def _date(raw: str | None) -> datetime | None:
         return None
     from datetime import UTC, timedelta
 
-    from ._errors import InvalidInput
+    from msp.errors import InvalidInput
 
     text = raw.strip()
     if text.endswith("d") and text[:-1].isdigit():
@@ -185,7 +185,7 @@ def _date(raw: str | None) -> datetime | None:
 
 
 def _after_record(ctx: Context, rec: Recorded) -> None:
-    from ._logging import get_log
+    from msp._logging import get_log
 
     log = get_log()
     for warning in rec.warnings:
@@ -194,7 +194,7 @@ def _after_record(ctx: Context, rec: Recorded) -> None:
             actions=len(rec.planned.actions))
     if any(not a.held for a in rec.planned.actions):
         # Delivery as the config's dispatch mode says; imports nothing heavy unless inline.
-        from ._dispatch.kick import after_commit
+        from msp._dispatch.kick import after_commit
 
         note = after_commit(ctx.project, ctx.store)
         if note:
@@ -241,7 +241,7 @@ def init(as_json: bool = JsonOpt) -> None:
     """Create .msp/ here with a commented config.toml."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._config import init_project
+        from msp._config import init_project
 
         msp_dir, created = init_project(Path.cwd())
         ctx.store  # noqa: B018 - creates the database and its schema now
@@ -441,7 +441,7 @@ def sessions(
     """List sessions, newest first."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._session import _row_dict
+        from msp._session.manager import _row_dict
 
         rows = ctx.manager.sessions(project, _date(since), limit)
         lines = [
@@ -493,8 +493,8 @@ def context(
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from datetime import UTC
 
-        from ._context import build_context, render_ai, render_markdown
-        from ._errors import InvalidInput
+        from msp._session.context import build_context, render_ai, render_markdown
+        from msp.errors import InvalidInput
 
         if format_ not in ("ai", "markdown", "json"):
             raise InvalidInput(f"format {format_!r} is not known", "use ai, markdown or json")
@@ -518,8 +518,8 @@ def recover(
     """Sessions left active by a crash or older than the configured timeout."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._errors import InvalidInput
-        from ._session import _row_dict
+        from msp._session.manager import _row_dict
+        from msp.errors import InvalidInput
 
         if list_ or session is None:
             if resume or close:
@@ -547,7 +547,7 @@ def config_show(as_json: bool = JsonOpt) -> None:
     """Print the effective configuration."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._logging import redact
+        from msp._logging import redact
 
         data = redact(ctx.project.config.model_dump(mode="json"))
         lines = [f"# {ctx.project.config_path}"]
@@ -569,8 +569,8 @@ def config_validate(as_json: bool = JsonOpt) -> None:
     """Check the config, including each integration's section against its schema."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._errors import ConfigError
-        from ._plugins import build_host
+        from msp._plugins.host import build_host
+        from msp.errors import ConfigError
 
         project = ctx.project  # parses and checks the core keys
         host = build_host(project.config.integrations, hook_timeout_ms=project.config.plugins.hook_timeout_ms,
@@ -594,7 +594,7 @@ def config_set(
     """Set a key in the project's config.toml, keeping its comments."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from ._config import set_value
+        from msp._config import set_value
 
         stored = set_value(ctx.project, key, value)
         return {"ok": True, "key": key, "value": stored}, f"{key} = {json.dumps(stored)}"
@@ -651,4 +651,4 @@ def main() -> None:
 
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time.
-from . import _cli_dispatch, _cli_mcp, _cli_plugins  # noqa: E402, F401
+from msp._cli import dispatch, mcp, plugins  # noqa: E402, F401

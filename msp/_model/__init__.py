@@ -1,0 +1,1 @@
+"""Models and events: validated inputs, immutable events, the session views and actions."""

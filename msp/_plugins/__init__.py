@@ -1,0 +1,1 @@
+"""The plugin host: loads integrations and calls each hook implementation alone."""

@@ -1,0 +1,1 @@
+"""The session manager: turns validated input into events and planned actions."""
