@@ -298,9 +298,26 @@ def open_project(start: Path | None = None, *, required: bool = True) -> Project
                 "run `msp init` in your project's root folder (or set MSP_DIR)",
             )
         return None
+    keep_private(msp_dir)
     config = load_config(msp_dir)
     root = msp_dir.parent
     return Project(root=root, msp_dir=msp_dir, config=config)
+
+
+def keep_private(msp_dir: Path) -> None:
+    """``.msp/`` holds the store, logs and caches: its owner's alone (mode 0700).
+
+    The folder's mode is what guards everything in it (no one else can reach a file inside),
+    so files keep the modes their libraries give them. A folder made before this rule, or by
+    a lax umask, is tightened the next time msp opens it; one owned by someone else is left
+    alone (chmod would fail, and it is not ours to change).
+    """
+    try:
+        st = msp_dir.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            msp_dir.chmod(0o700)
+    except (OSError, AttributeError):  # AttributeError: no geteuid on Windows, where ACLs apply
+        pass
 
 
 CONFIG_TEMPLATE = """\
@@ -339,17 +356,30 @@ CONFIG_TEMPLATE = """\
 """
 
 
+#: Everything msp writes in ``.msp/`` is this machine's own (the store and its WAL files, logs,
+#: caches, the drain lock, an embedded graph's files), except the config, which a team may share.
+#: Ignoring all but two names keeps that true for files a later version adds.
+GITIGNORE = """\
+# Written by msp. The store (msp.db, msp.db-wal, msp.db-shm), logs/, cache/, dispatch.lock and
+# anything else msp keeps here belong to this machine; only config.toml is meant to be shared.
+*
+!.gitignore
+!config.toml
+"""
+
+
 def init_project(root: Path) -> tuple[Path, bool]:
     """Create ``.msp/`` with a commented config. Returns (dir, created)."""
     msp_dir = root / MSP_DIR_NAME
     created = not msp_dir.exists()
-    msp_dir.mkdir(parents=True, exist_ok=True)
+    msp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keep_private(msp_dir)
     config_path = msp_dir / "config.toml"
     if not config_path.exists():
         config_path.write_text(CONFIG_TEMPLATE.format(name=root.name), encoding="utf-8")
     gitignore = msp_dir / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text("msp.db*\nlogs/\ncache/\n", encoding="utf-8")
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
     return msp_dir, created
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from msp._config import (
     CONFIG_TEMPLATE,
+    GITIGNORE,
     MspConfig,
     find_msp_dir,
     init_project,
@@ -58,7 +59,7 @@ def test_init_is_idempotent_and_keeps_an_edited_config(tmp_path: Path) -> None:
     again, created = init_project(tmp_path)
     assert again == msp_dir and not created
     assert (msp_dir / "config.toml").read_text() == '[project]\nname = "mine"\n'
-    assert "msp.db" in (msp_dir / ".gitignore").read_text()
+    assert (msp_dir / ".gitignore").read_text() == GITIGNORE
 
 
 def test_the_template_is_valid_and_every_commented_key_is_real(tmp_path: Path) -> None:
