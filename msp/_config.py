@@ -394,43 +394,64 @@ def parse_value(raw: str) -> Any:
 def set_value(project: Project, key: str, raw: str) -> Any:
     """Set ``section.key`` (or ``integrations.NAME.key``) in the project's config.toml,
     keeping its comments, after checking the result is valid."""
+    return set_values(project, [(key, parse_value(raw))])[key]
+
+
+def set_values(project: Project, assignments: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Set several keys in one write, checking only the result.
+
+    One check of the whole result is what lets a section with several required keys (Jira
+    needs three) be written at all: checked key by key, each would be refused until the
+    others exist. A section with ``enabled = false`` is kept but not checked against its
+    integration's schema, so it can be filled in over several commands and checked when it
+    is enabled. Nothing is written unless the result is valid.
+    """
     import tomlkit
 
-    parts = key.split(".")
-    if len(parts) < 2 or not all(parts):
-        raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
     from msp._logging import SECRET_KEY
 
-    if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
-        # Refused before anything is written or echoed: secrets are named, never stored.
-        raise ConfigError(
-            f"{key!r} looks like a secret, and msp never writes secrets into config",
-            f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
-            f"or `{key}_keyring service/user`",
-        )
-    value = parse_value(raw)
+    for key, _ in assignments:
+        parts = key.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
+        if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
+            # Refused before anything is written or echoed: secrets are named, never stored.
+            raise ConfigError(
+                f"{key!r} looks like a secret, and msp never writes secrets into config",
+                f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
+                f"or `{key}_keyring service/user`",
+            )
     path = project.config_path
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     except Exception as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file first") from exc
-    table: Any = doc
-    for part in parts[:-1]:
-        if part not in table:
-            table[part] = tomlkit.table()
-        table = table[part]
-        if not isinstance(table, dict):
-            raise ConfigError(f"{key!r}: {part!r} is not a table", "choose a key inside a [section]")
-    table[parts[-1]] = value
+    touched: list[str] = []
+    for key, value in assignments:
+        parts = key.split(".")
+        table: Any = doc
+        for part in parts[:-1]:
+            if part not in table:
+                table[part] = tomlkit.table()
+            table = table[part]
+            if not isinstance(table, dict):
+                raise ConfigError(f"{key!r}: {part!r} is not a table", "choose a key inside a [section]")
+        table[parts[-1]] = value
+        if parts[0] == "integrations" and len(parts) > 2 and parts[1] not in touched:
+            touched.append(parts[1])
     candidate = tomllib.loads(tomlkit.dumps(doc))
-    _check_layer(candidate, f"{path} (after setting {key})")
-    if parts[0] == "integrations":
-        _check_integration_sections(candidate.get("integrations", {}))
-        _check_integration(parts[1], candidate["integrations"][parts[1]], project)
+    what = ", ".join(k for k, _ in assignments)
+    _check_layer(candidate, f"{path} (after setting {what})")
+    if touched:
+        sections = candidate.get("integrations", {})
+        _check_integration_sections(sections)
+        for name in touched:
+            if sections[name].get("enabled", True) is not False:
+                _check_integration(name, sections[name], project)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
-    return value
+    return dict(assignments)
 
 
 def _check_integration(name: str, section: dict[str, Any], project: Project) -> None:

@@ -292,3 +292,107 @@ def export(
         return {"ok": True, "export": rendered}, rendered
 
     _run(as_json, body)
+
+
+@integrations_app.command(
+    "enable",
+    context_settings={"help_option_names": []},  # --help with a NAME lists that integration's keys
+)
+def integrations_enable(
+    name: Optional[str] = typer.Argument(None, help="The integration, as named in its config section."),  # noqa: UP045
+    settings: Optional[list[str]] = typer.Argument(None, help="key=value pairs; values are TOML (true, 12, text)."),  # noqa: UP045
+    show_help: bool = typer.Option(False, "--help", "-h", help="Show this help, and NAME's keys when given."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set and enable an integration's whole config section at once, checked against its schema.
+
+    Example: msp integrations enable jira base_url=https://acme.atlassian.net username=me@acme.io token_env=JIRA_TOKEN
+    """
+    if show_help or name is None:
+        _enable_help(name)
+        return
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import parse_value, set_values
+        from msp.errors import InvalidInput
+
+        assignments: list[tuple[str, Any]] = []
+        for item in settings or []:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise InvalidInput(f"{item!r} is not key=value",
+                                   f"write each setting as key=value; see `msp integrations enable {name} --help`")
+            assignments.append((f"integrations.{name}.{key.strip()}", parse_value(raw)))
+        assignments.append((f"integrations.{name}.enabled", True))
+        set_values(ctx.project, assignments)
+        section = {k.split(".", 2)[2]: v for k, v in assignments}
+        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in section.items() if k != "enabled")
+        return ({"ok": True, "integration": name, "set": section},
+                f"{name} enabled{': ' + shown if shown else ''}\nCheck it with `msp integrations doctor {name}`.")
+
+    _run(as_json, body)
+
+
+@integrations_app.command("disable")
+def integrations_disable(
+    name: str = typer.Argument(..., help="The integration to stop planning actions for."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Keep an integration's section but stop it (enabled = false); its queued actions stay."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import set_values
+        from msp.errors import ConfigError
+
+        if name not in ctx.project.config.integrations:
+            raise ConfigError(f"there is no [integrations.{name}] section to disable",
+                              "see `msp integrations list` for what is configured")
+        set_values(ctx.project, [(f"integrations.{name}.enabled", False)])
+        return ({"ok": True, "integration": name, "enabled": False},
+                f"{name} disabled: its section is kept; `msp integrations enable {name}` turns it back on.")
+
+    _run(as_json, body)
+
+
+def _enable_help(name: str | None) -> None:
+    group: Any = typer.main.get_command(integrations_app)
+    enable = group.commands["enable"]
+    with enable.make_context("msp integrations enable", [], resilient_parsing=True) as click_ctx:
+        typer.echo(enable.get_help(click_ctx))
+    if name is None:
+        return
+    typer.echo(_describe_keys(name))
+
+
+def _describe_keys(name: str) -> str:
+    """The keys an integration's config schema declares: required first, each with its type,
+    default and description."""
+    from msp._plugins.host import _entry_points
+
+    ep = _entry_points().get(name)
+    if ep is None:
+        return f"\nNo installed integration provides {name!r}; see `msp integrations list`."
+    try:
+        plugin = ep.load()
+    except Exception as exc:
+        return f"\nIntegration {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+    schema = getattr(plugin, "config_schema", None) or {}
+    defaults = getattr(plugin, "defaults", None) or {}
+    properties: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    if not properties:
+        return f"\n{name} declares no keys."
+    lines = [f"\nKeys of [integrations.{name}] (required first):"]
+    for key in sorted(properties, key=lambda k: (k not in required, k)):
+        prop = properties[key]
+        kind = prop.get("type") or ("one of " + ", ".join(map(str, prop["enum"])) if "enum" in prop else "")
+        bits = [str(kind)] if kind else []
+        if key in required:
+            bits.append("required")
+        if key in defaults:
+            bits.append(f"default {json.dumps(defaults[key])}")
+        lines.append(f"  {key}  ({', '.join(bits)})" if bits else f"  {key}")
+        if prop.get("description"):
+            lines.append(f"      {prop['description']}")
+    lines.append("Secrets are named, never written: token_env=VARIABLE or token_keyring=service/user.")
+    return "\n".join(lines)
