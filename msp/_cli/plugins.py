@@ -396,3 +396,58 @@ def _describe_keys(name: str) -> str:
             lines.append(f"      {prop['description']}")
     lines.append("Secrets are named, never written: token_env=VARIABLE or token_keyring=service/user.")
     return "\n".join(lines)
+
+
+#: The integrations that ship with msp, by the name their config section uses.
+BUILT_IN = ("jira", "linear", "neo4j", "obsidian", "slack", "webhook")
+
+
+@app.command()
+def install(
+    targets: list[str] = typer.Argument(..., help="Integration names (neo4j), packages, folders or wheels."),
+    upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Upgrade what is already installed."),
+    editable: bool = typer.Option(False, "--editable", "-e", help="Install folders in editable mode."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Install integrations into msp's own environment (its Python, so never the wrong pip)."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        import subprocess
+        import sys
+
+        from msp.errors import PluginError
+
+        specs = [_install_spec(t) for t in targets]
+        cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+        cmd += ["--upgrade"] if upgrade else []
+        for spec in specs:
+            cmd += ["-e", spec] if editable and Path(spec).is_dir() else [spec]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
+            raise PluginError(f"pip could not install {', '.join(specs)}:\n{tail}",
+                              "check the name or path; a package must be on the index or given as a folder or wheel")
+        lines = [f"Installed {spec}" for spec in specs]
+        lines.append("Enable one with `msp integrations enable NAME key=value ...` "
+                     "(`msp integrations enable NAME --help` lists its keys).")
+        return {"ok": True, "installed": specs, "python": sys.executable}, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+def _install_spec(target: str) -> str:
+    """A built-in's short name resolves to its folder when msp runs from a checkout, else to
+    its package on the index; anything else (a package, a folder, a wheel) is passed on."""
+    path = Path(target).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    name = target.lower().removeprefix("msp-").replace("_", "-")
+    if name in BUILT_IN:
+        import msp
+
+        checkout = Path(msp.__file__).resolve().parent.parent / "integrations" / name
+        if (checkout / "pyproject.toml").is_file():
+            return str(checkout)
+        return f"msp-{name}"
+    return target
+
