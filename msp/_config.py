@@ -144,8 +144,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            "TOML files are UTF-8: save it again as UTF-8 (without changing anything else)",
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", "check the file's permissions") from exc
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -369,8 +374,11 @@ GITIGNORE = """\
 
 
 def init_project(root: Path) -> tuple[Path, bool]:
-    """Create ``.msp/`` with a commented config. Returns (dir, created)."""
-    msp_dir = root / MSP_DIR_NAME
+    """Create ``.msp/`` in ``root`` (or at ``$MSP_DIR`` when set, the folder every other
+    command would then use) with a commented config. Returns (dir, created)."""
+    env = os.environ.get(ENV_DIR)
+    msp_dir = Path(env).expanduser().resolve() if env else root / MSP_DIR_NAME
+    root = msp_dir.parent
     created = not msp_dir.exists()
     msp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keep_private(msp_dir)
