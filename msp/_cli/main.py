@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from msp._config import Project
     from msp._model.models import Source
     from msp._session.manager import Recorded, SessionManager
-    from msp._store.sqlite import SqliteStore
+    from msp._store.interface import Store
 
 app = typer.Typer(
     name="msp",
@@ -43,7 +43,7 @@ class Context:
 
     def __init__(self, source: Source = "cli") -> None:
         self._project: Project | None = None
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._manager: SessionManager | None = None
         self.source = source
 
@@ -60,11 +60,11 @@ class Context:
         return self._project
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
         if self._store is None:
-            from msp._store.sqlite import SqliteStore
+            from msp._store import open_store
 
-            self._store = SqliteStore(self.project.db_path, synchronous=self.project.config.store.synchronous)
+            self._store = open_store(self.project)
         return self._store
 
     @property
@@ -427,8 +427,8 @@ def status(as_json: bool = JsonOpt) -> None:
 
 
 def _queue_counts(ctx: Context) -> dict[str, int]:
-    rows = ctx.store.connection().execute("SELECT status, count(*) FROM actions GROUP BY status").fetchall()
-    return {r[0]: r[1] for r in rows}
+    with ctx.store.read() as tx:
+        return tx.outbox.counts()
 
 
 @app.command()

@@ -187,6 +187,7 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
     from msp._model.actions import stamp
     from msp._plugins.host import normalise
     from msp._store.interface import PlannedAction
+    from msp._store.outbox_rules import now_ms
 
     planned = []
     for position, action in enumerate(normalise(actions)):
@@ -195,20 +196,15 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
         stamped = stamp(action, name, key)
         planned.append(PlannedAction(key, f"setup:{name}", name, position, stamped.kind, None,
                                      stamped.model_dump(mode="json", by_alias=True)))
-    with ctx.store.write() as tx:
-        tx.add_actions(planned)
-        # Set-up is asked for by hand: run it again even if an earlier run delivered it.
-        ctx.store.connection().executemany(
-            "UPDATE actions SET status = 'pending', attempts = 0, next_attempt_ms = 0 WHERE idempotency_key = ?",
-            [(p.idempotency_key,) for p in planned],
-        )
-    drain_project(ctx.project, wait=False, integration=name, store=ctx.store)
     keys = [p.idempotency_key for p in planned]
-    rows = ctx.store.connection().execute(
-        f"SELECT status, last_error, result FROM actions WHERE idempotency_key IN ({','.join('?' * len(keys))})",
-        keys,
-    ).fetchall() if keys else []
-    return [{"status": r[0], "summary": r[1] or r[2] or ""} for r in rows]
+    with ctx.store.write() as tx:
+        tx.outbox.add_actions(planned)
+        # Set-up is asked for by hand: run it again even if an earlier run delivered it.
+        tx.outbox.set_status([a.id for a in tx.outbox.by_keys(keys)], "rerun", now_ms())
+    drain_project(ctx.project, wait=False, integration=name, store=ctx.store)
+    with ctx.store.read() as tx:
+        rows = tx.outbox.by_keys(keys)
+    return [{"status": r.status, "summary": r.last_error or r.result or ""} for r in rows]
 
 
 @app.command()

@@ -288,16 +288,13 @@ def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], st
 
 def queue_counts(ctx: Context) -> dict[str, Any]:
     """The outbox by status, overall and per integration, and how many pending actions are due now,
-    read in one snapshot through the dispatcher's outbox."""
-    from msp._dispatch.outbox import Outbox, now_ms
+    read in one snapshot of the store's outbox."""
+    from msp._store.outbox_rules import now_ms
 
-    with Outbox(ctx.store).read() as tx:
-        by_status = tx.counts()
-        due_now = tx.pending_due(now_ms())
-        rows = tx.db.execute("SELECT integration, status, count(*) FROM actions GROUP BY integration, status")
-        by_integration: dict[str, dict[str, int]] = {}
-        for integration, status, count in rows:
-            by_integration.setdefault(integration, {})[status] = count
+    with ctx.store.read() as tx:
+        by_status = tx.outbox.counts()
+        due_now = tx.outbox.pending_due(now_ms())
+        by_integration = tx.outbox.counts_by_integration()
     return {"by_status": by_status, "by_integration": by_integration, "due_now": due_now}
 
 
