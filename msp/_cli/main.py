@@ -215,13 +215,12 @@ def _record_text(rec: Recorded, what: str) -> str:
     return f"{what}{suffix}"
 
 
-def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded],
-               describe: Callable[[Recorded], str]) -> None:
+def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded]) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager)
         if not rec.dry_run:
             _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, describe(rec))
+        return rec.to_dict(), _record_text(rec, rec.said)
 
     _run(as_json, body)
 
@@ -265,7 +264,6 @@ def start(
         as_json, dry_run,
         lambda m: m.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
                           dry_run=dry_run),
-        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%",
     )
 
 
@@ -281,8 +279,6 @@ def update(
     _recording(
         as_json, dry_run,
         lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
-        lambda r: "Recorded update"
-        + (f" at {r.event.data['progress']}%" if r.event.data["progress"] is not None else ""),
     )
 
 
@@ -301,7 +297,6 @@ def decide(
         as_json, dry_run,
         lambda m: m.decide({"text": text, "rationale": rationale, "alternatives": alternative,
                             "impact": impact, "category": category}, dry_run=dry_run),
-        lambda r: f"Recorded decision {r.event.data['id']}",
     )
 
 
@@ -318,7 +313,6 @@ def entity(
     _recording(
         as_json, dry_run,
         lambda m: m.entity({"name": name, "type": type_, "path": path, "description": description}, dry_run=dry_run),
-        lambda r: f"Recorded entity {r.event.data['id']}",
     )
 
 
@@ -334,7 +328,6 @@ def block(
     _recording(
         as_json, dry_run,
         lambda m: m.block({"text": text, "category": category, "severity": severity}, dry_run=dry_run),
-        lambda r: f"Raised blocker {r.event.data['id']}",
     )
 
 
@@ -349,7 +342,6 @@ def resolve(
     _recording(
         as_json, dry_run,
         lambda m: m.resolve({"blocker": blocker, "solution": solution}, dry_run=dry_run),
-        lambda r: f"Resolved blocker {r.event.data['blocker_id']}",
     )
 
 
@@ -533,8 +525,7 @@ def recover(
             raise InvalidInput("choose one of --resume or --close", f"e.g. `msp recover {session} --close`")
         rec = ctx.manager.recover(session, close=close)
         _after_record(ctx, rec)
-        verb = "Closed" if close else "Resumed"
-        return rec.to_dict(), f"{verb} session {rec.event.session_id}"
+        return rec.to_dict(), rec.said
 
     _run(as_json, body)
 
