@@ -73,6 +73,17 @@ class BrokenIntegration:
     error: str
 
 
+def _declared(plugin: object) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The plugin's declared ``defaults`` and ``config_schema``, checked for their type."""
+    found = []
+    for attr, what in (("defaults", "a dict of default config values"), ("config_schema", "a dict (a JSON Schema)")):
+        value = getattr(plugin, attr, None)
+        if value is not None and not isinstance(value, Mapping):
+            raise PluginError(f"{attr} is {type(value).__name__}, expected {what}")
+        found.append(value)
+    return found[0], found[1]
+
+
 def split_section(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate the host's keys from the integration's own config."""
     own = {k: v for k, v in section.items() if k not in HOST_KEYS}
@@ -204,16 +215,18 @@ class PluginHost:
         own, host = split_section(section)
         try:
             factory = getattr(plugin, "create_integration", None)
-            if callable(factory):
+            if factory is not None:
+                if not callable(factory):
+                    raise PluginError(f"create_integration is {type(factory).__name__}, expected a function "
+                                      "(name, config, project_root) returning the plugin object")
                 import inspect
 
                 wants_root = "project_root" in inspect.signature(factory).parameters
                 plugin = factory(name, own, project_root=project_root) if wants_root else factory(name, own)
+            defaults, schema = _declared(plugin)
             # Documented defaults of the integration sit under what the user wrote.
-            defaults = getattr(plugin, "defaults", None)
-            if isinstance(defaults, Mapping):
+            if defaults is not None:
                 own = {**defaults, **own}
-            schema = getattr(plugin, "config_schema", None)
             if validate and schema is not None:
                 problems = config_errors(schema, own, f"integrations.{name}")
                 if problems:
