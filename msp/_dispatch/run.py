@@ -10,16 +10,12 @@ from typing import TYPE_CHECKING, Any
 from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
 from msp._dispatch.lock import DrainLock
 from msp._dispatch.outbox import Outbox, now_ms
-from msp.errors import MspError
+from msp.errors import DispatchBusy as DispatchBusy  # defined with the public tree; importable here too
 
 if TYPE_CHECKING:
     from msp._config import Project
     from msp._plugins.host import PluginHost
     from msp._store.sqlite import SqliteStore
-
-
-class DispatchBusy(MspError):
-    code = "DISPATCH_BUSY"
 
 
 def lock_for(project: Project) -> DrainLock:
