@@ -18,7 +18,8 @@ reaches into a list or table) and ``endpoint`` (graphql)
     For APIs that answer 200 with ``{"ok": false, "error": "..."}``: such a body is a failure.
 
 Every request also carries ``Idempotency-Key`` (the action's key) so a receiver can drop a
-repeat. Which statuses are retried is the dispatcher's policy (:mod:`msp._dispatch.policy`).
+repeat. Which statuses are retried is read by :mod:`msp._executors.http_answers`, shared with the
+dispatcher's policy.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from msp._dispatch.policy import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._executors.http_answers import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._secrets import MissingCredential, resolve_secret, secret_names
 
 if TYPE_CHECKING:
