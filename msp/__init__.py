@@ -16,13 +16,13 @@ Executor authors find their interface in :mod:`msp.executors`; integration tests
 :mod:`msp.testing`. Everything else (modules with a leading underscore) is private.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+# No ``from __future__ import annotations`` and only private helper names, so the namespace
+# holds exactly what __all__ lists (tests/test_public_api.py checks it).
+import typing as _typing
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
     from msp._model.durations import format_duration, session_duration
     from msp._model.models import Blocker, Decision, Entity, Event, Session, Update, format_time, parse_time
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from msp.errors import MspError
     from msp.hooks import hookimpl
 
-_LAZY = {
+_LAZY: dict[str, str] = {
     "hookimpl": "msp.hooks",
     "CypherQuery": "msp._model.actions",
     "FileWrite": "msp._model.actions",
@@ -74,7 +74,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'msp' has no attribute {name!r}")

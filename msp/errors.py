@@ -28,9 +28,9 @@ Integrations may subclass :class:`MspError` (or a more specific class) for their
 give the subclass a ``code`` of its own.
 """
 
-from __future__ import annotations
-
-from typing import Any
+# Only the classes below are public names here (no __future__ import, typing under a private
+# name): tests/test_public_api.py checks the namespace against __all__.
+import typing as _typing
 
 __all__ = [
     "ActionNotFound",
@@ -58,15 +58,15 @@ class MspError(Exception):
     code = "MSP_ERROR"
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None, details: Any = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, details: _typing.Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         #: Structured data for --json callers (e.g. the doctor's full report).
         self.details = details
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message, "hint": self.hint}
+    def to_dict(self) -> dict[str, _typing.Any]:
+        out: dict[str, _typing.Any] = {"code": self.code, "message": self.message, "hint": self.hint}
         if self.details is not None:
             out["details"] = self.details
         return out
