@@ -20,7 +20,7 @@ Executor authors find their interface in :mod:`msp.executors`; integration tests
 # holds exactly what __all__ lists (tests/test_public_api.py checks it).
 import typing as _typing
 
-__version__ = "0.1.0"
+from msp._version import __version__
 
 if _typing.TYPE_CHECKING:
     from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall

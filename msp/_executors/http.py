@@ -201,7 +201,7 @@ class _HttpBase(BaseExecutor):
         if self._client is None:
             import httpx
 
-            from msp import __version__
+            from msp._version import __version__
 
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=self._max_connections,

@@ -37,7 +37,6 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
-from msp import __version__
 from msp._app.context import OPTIONS, Context
 from msp._app.inputs import parse_date
 from msp._app.queue import counts_by_status
@@ -53,6 +52,7 @@ from msp._model.models import (
     UpdateInput,
 )
 from msp._session.manager import Recorded, SessionManager, _row_dict, validate
+from msp._version import __version__
 from msp.errors import MspError
 
 T = TypeVar("T")
