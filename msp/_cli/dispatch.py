@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from msp._cli.main import Context, JsonOpt, _run, app
+from msp._app.context import Context
+from msp._cli.main import JsonOpt, _run, app
 
 if TYPE_CHECKING:
     from msp._dispatch.drain import DrainReport

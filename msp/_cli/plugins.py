@@ -9,7 +9,9 @@ from typing import Any, Optional
 
 import typer
 
-from msp._cli.main import Context, JsonOpt, _date, _run, app
+from msp._app.context import Context
+from msp._app.inputs import parse_date as _date
+from msp._cli.main import JsonOpt, _run, app
 
 integrations_app = typer.Typer(help="Installed integrations: list, check, scaffold, set up.", no_args_is_help=True)
 schema_app = typer.Typer(help="JSON Schemas of msp's data.", no_args_is_help=True)

@@ -11,16 +11,12 @@ from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, Integrati
 from msp._dispatch.lock import DrainLock
 from msp._store.interface import Outbox
 from msp._store.outbox_rules import now_ms
-from msp.errors import MspError
+from msp.errors import DispatchBusy as DispatchBusy  # defined with the public tree; importable here too
 
 if TYPE_CHECKING:
     from msp._config import Project
     from msp._plugins.host import PluginHost
     from msp._store.interface import Store
-
-
-class DispatchBusy(MspError):
-    code = "DISPATCH_BUSY"
 
 
 def lock_for(project: Project) -> DrainLock:

@@ -21,7 +21,8 @@ reaches into a list or table) and ``endpoint`` (graphql)
     For APIs that answer 200 with ``{"ok": false, "error": "..."}``: such a body is a failure.
 
 Every request also carries ``Idempotency-Key`` (the action's key) so a receiver can drop a
-repeat. Which statuses are retried is the dispatcher's policy (:mod:`msp._dispatch.policy`).
+repeat. Which statuses are retried is read by :mod:`msp._executors.http_answers`, shared with the
+dispatcher's policy.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from msp._dispatch.policy import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._executors.http_answers import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._secrets import MissingCredential, resolve_secret, secret_names
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class _HttpBase(BaseExecutor):
         if self._client is None:
             import httpx
 
-            from msp import __version__
+            from msp._version import __version__
 
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=self._max_connections,

@@ -37,8 +37,11 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
-from msp import __version__
-from msp._cli.main import Context, _after_record, _date, _duration, _queue_counts, _record_text, _state
+from msp._app.context import OPTIONS, Context
+from msp._app.inputs import parse_date
+from msp._app.queue import counts_by_status
+from msp._app.recording import after_record, record_text
+from msp._model.durations import format_duration
 from msp._model.models import (
     BlockerInput,
     DecisionInput,
@@ -49,6 +52,7 @@ from msp._model.models import (
     UpdateInput,
 )
 from msp._session.manager import Recorded, SessionManager, _row_dict, validate
+from msp._version import __version__
 from msp.errors import MspError
 
 T = TypeVar("T")
@@ -118,7 +122,7 @@ class QueueQuery(_Query):
 
 
 class McpContext(Context):
-    """The CLI's Context, recording with source ``"mcp"``."""
+    """The application layer's Context, recording with source ``"mcp"``."""
 
     def __init__(self) -> None:
         super().__init__(source="mcp")
@@ -212,15 +216,15 @@ GUIDES = {
 def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded]) -> Body:
     def body(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager, args)
-        _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, rec.said)
+        after_record(ctx, rec)
+        return rec.to_dict(), record_text(rec, rec.said)
 
     return body
 
 
 def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     rec = ctx.manager.end(args)
-    _after_record(ctx, rec)
+    after_record(ctx, rec)
     data = rec.to_dict()
     row = rec.session
     text = rec.said
@@ -229,15 +233,15 @@ def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
         delta = row.progress - row.start_progress
         data["duration_seconds"] = seconds
         data["progress_delta"] = delta
-        text = (f"Closed session {row.id} after {_duration(seconds)}; progress {row.start_progress}% -> "
+        text = (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
                 f"{row.progress}% ({delta:+d})")
-    return data, _record_text(rec, text)
+    return data, record_text(rec, text)
 
 
 def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     query = validate(StatusQuery, args)
     now = datetime.now(UTC)
-    counts = _queue_counts(ctx)
+    counts = counts_by_status(ctx)
     data: dict[str, Any]
     if query.session is not None:
         session = ctx.manager.get(query.session)
@@ -251,7 +255,7 @@ def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]
             "duration_seconds": session.duration_seconds(now)}
     lines = [
         f"Session {session.id} ({session.project}) {session.status}, "
-        f"{_duration(session.duration_seconds(now))}",
+        f"{format_duration(session.duration_seconds(now))}",
         f"Progress {session.start_progress}% -> {session.progress}%",
         f"{len(session.updates)} updates, {len(session.decisions)} decisions, "
         f"{len(session.entities)} entities, {len(session.open_blockers)} open blockers",
@@ -277,7 +281,7 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
 
 def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     query = validate(SessionsQuery, args)
-    rows = ctx.manager.sessions(query.project, _date(query.since), query.limit)
+    rows = ctx.manager.sessions(query.project, parse_date(query.since), query.limit)
     lines = [
         f"{r.id}  {r.status:<6}  {r.project}  {r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
         for r in rows
@@ -411,7 +415,7 @@ def _internal(exc: BaseException, where: str) -> dict[str, Any]:
     from msp._logging import get_log
 
     get_log().log("error", "mcp internal error", where=where, error=f"{type(exc).__name__}: {exc}")
-    if _state["debug"]:
+    if OPTIONS.debug:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)

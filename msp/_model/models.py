@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from msp._model.durations import session_duration
+
 #: The documented limit for any one piece of text (an update, a decision, a name...).
 MAX_TEXT_CHARS = 65_536
 #: Short labels: project names, tags, categories, issue keys.
@@ -244,5 +246,5 @@ class Session(_View):
         return self.progress - self.start_progress
 
     def duration_seconds(self, now: datetime | None = None) -> float:
-        end = self.ended_at or now or datetime.now(UTC)
-        return max(0.0, (end - self.started_at).total_seconds())
+        """Seconds until ``ended_at``, else ``now``, else the last recorded moment; never the clock."""
+        return session_duration(self, now)

@@ -22,6 +22,7 @@ from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
 from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
 from msp._store.sqlite_outbox import SqliteOutbox
+from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
 from msp.errors import StoreError
 
 #: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
@@ -130,10 +131,6 @@ _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTR
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-class StoreBusy(StoreError):
-    code = "STORE_BUSY"
 
 
 def _retry_busy(fn: Any, deadline_s: float) -> Any:

@@ -14,7 +14,7 @@ import pytest
 
 from msp._dispatch.drain import IntegrationInfo
 from msp._model.actions import GraphQLRequest, HttpRequest, action_to_dict, stamp
-from tests.harness import Reply, ScriptedServer, free_port
+from msp.testing import Reply, ScriptedServer, free_port
 
 
 @pytest.fixture

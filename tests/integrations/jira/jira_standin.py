@@ -16,13 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.http_server import Reply, Request
 from jira_contract import adf_schema, find_operation, openapi, request_errors
+
+from msp.testing import Reply, Request
 
 
 @dataclass
 class JiraStandIn:
-    """``ok`` for :func:`harness.failures.run_failure_kinds`, or ``handler`` of a ScriptedServer."""
+    """``ok`` for :func:`msp.testing.run_failure_kinds`, or ``handler`` of a ScriptedServer."""
 
     deployment: str
     token: str

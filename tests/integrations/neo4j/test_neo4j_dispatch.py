@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import drain, plan, write_project
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
     EXPECTED_NODES,
@@ -32,6 +31,7 @@ from neo4j_graph import (
 )
 
 from msp import _graph_server
+from msp.testing import drain, plan, write_project
 
 
 def _project(tmp_path: Path, port: int, graph: str, **extra: Any) -> Path:

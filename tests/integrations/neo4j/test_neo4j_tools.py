@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import drain, plan, write_project
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import FIRST, falkordb_graph, record, section
 
 from msp import _graph_server
+from msp.testing import drain, plan, write_project
 
 
 def _indexed(graph: Any) -> set[str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import assert_no_secrets, drain, plan, write_project
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
     EXPECTED_NODES,
@@ -30,6 +29,7 @@ from neo4j_graph import (
 )
 
 from msp import _graph_server
+from msp.testing import assert_no_secrets, drain, plan, write_project
 
 
 def record_hostile(manager: Any) -> None:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from tests.harness import FAILURE_KINDS, Request, run_failure_kinds
+from msp.testing import FAILURE_KINDS, Request, run_failure_kinds
 
 SIGNING = "whsec-test-7f3a9c1e5b"
 HEADER_SECRET = "hdr-secret-2b8d4f6a"
