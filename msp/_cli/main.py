@@ -550,18 +550,37 @@ def config_show(as_json: bool = JsonOpt) -> None:
         from msp._logging import redact
 
         data = redact(ctx.project.config.model_dump(mode="json"))
-        lines = [f"# {ctx.project.config_path}"]
-        for section, values in data.items():
-            if section == "integrations":
-                for name, table in values.items():
-                    lines.append(f"\n[integrations.{name}]")
-                    lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-                continue
-            lines.append(f"\n[{section}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-        return {"ok": True, "config": data, "path": str(ctx.project.config_path)}, "\n".join(lines)
+        text = _as_toml(data, f"{ctx.project.config_path}")
+        return {"ok": True, "config": data, "path": str(ctx.project.config_path)}, text
 
     _run(as_json, body)
+
+
+def _as_toml(data: dict[str, Any], source: str) -> str:
+    """The effective config as a TOML document that reads back as it: tomlkit quotes keys and
+    strings, and a key with no value (TOML has no null) is shown as a comment instead."""
+    import tomlkit
+
+    def fill(table: Any, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if value is None:
+                table.add(tomlkit.comment(f"{key} is not set"))
+            elif isinstance(value, dict) and not value:
+                table.add(tomlkit.comment(f"[{key}] is empty"))
+            elif isinstance(value, dict):
+                # a table of tables only (like [integrations]) prints just its [a.b] headers
+                sub = tomlkit.table(is_super_table=all(isinstance(v, dict) and v for v in value.values()))
+                fill(sub, value)
+                table.add(key, sub)
+            elif isinstance(value, list):
+                table.add(key, [v for v in value if v is not None])
+            else:
+                table.add(key, value)
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(source))
+    fill(doc, data)
+    return tomlkit.dumps(doc).rstrip("\n")
 
 
 @config_app.command("validate")
