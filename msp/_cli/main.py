@@ -8,6 +8,7 @@ Errors print what was wrong and what to do, exit non-zero, and show a traceback 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -97,9 +98,10 @@ class Context:
             project_root=self.project.root,
         )
         for broken in host.broken:
+            replay = shlex.join(["msp", "replay", "--integration", broken.name, "--since", "1d"])
             get_log().warning(
                 f"integration {broken.name!r} is not loaded: {broken.error} (this command still records; "
-                f"once fixed, back-fill it with `msp replay --integration {broken.name} --since 1d`)"
+                f"once fixed, back-fill it with `{replay}`)"
             )
         return host
 
@@ -530,7 +532,8 @@ def recover(
                      + ("  (older than the timeout)" if stale else "") for r, stale in rows]
             return {"ok": True, "sessions": listing}, "\n".join(lines) or "No sessions are left active."
         if resume == close:
-            raise InvalidInput("choose one of --resume or --close", f"e.g. `msp recover {session} --close`")
+            example = shlex.join(["msp", "recover", session, "--close"])
+            raise InvalidInput("choose one of --resume or --close", f"e.g. `{example}`")
         rec = ctx.manager.recover(session, close=close)
         _after_record(ctx, rec)
         verb = "Closed" if close else "Resumed"
