@@ -26,7 +26,7 @@ import pytest
 from msp._model.actions import actions_json_schema
 from msp._plugins.host import build_host
 from msp._session.manager import SessionManager
-from msp._store.sqlite import SqliteStore
+from msp._store import open_store
 
 #: What the scripted session records, in order; tests may compare against it.
 SCRIPT: list[tuple[str, dict[str, Any]]] = [
@@ -77,7 +77,7 @@ def run_session(
     host = build_host({integration: dict(config or {})}, extra={integration: plugin})
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     ticks = iter(start + timedelta(minutes=7 * i) for i in range(10_000))
-    store = SqliteStore(tmp_dir / "msp.db", synchronous="normal")
+    store = open_store(tmp_dir / "msp.db", synchronous="normal")
     manager = SessionManager(store, host, default_project="demo-project", source="api",
                              clock=lambda: next(ticks))
     run = SessionRun(broken=[f"{b.name}: {b.error}" for b in host.broken], store_path=tmp_dir / "msp.db")

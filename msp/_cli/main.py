@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from msp._config import Project
     from msp._model.models import Source
     from msp._session.manager import Recorded, SessionManager
-    from msp._store.sqlite import SqliteStore
+    from msp._store.interface import Store
 
 app = typer.Typer(
     name="msp",
@@ -44,7 +44,7 @@ class Context:
 
     def __init__(self, source: Source = "cli") -> None:
         self._project: Project | None = None
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._manager: SessionManager | None = None
         self.source = source
 
@@ -61,11 +61,11 @@ class Context:
         return self._project
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
         if self._store is None:
-            from msp._store.sqlite import SqliteStore
+            from msp._store import open_store
 
-            self._store = SqliteStore(self.project.db_path, synchronous=self.project.config.store.synchronous)
+            self._store = open_store(self.project)
         return self._store
 
     @property
@@ -217,13 +217,12 @@ def _record_text(rec: Recorded, what: str) -> str:
     return f"{what}{suffix}"
 
 
-def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded],
-               describe: Callable[[Recorded], str]) -> None:
+def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded]) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager)
         if not rec.dry_run:
             _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, describe(rec))
+        return rec.to_dict(), _record_text(rec, rec.said)
 
     _run(as_json, body)
 
@@ -267,7 +266,6 @@ def start(
         as_json, dry_run,
         lambda m: m.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
                           dry_run=dry_run),
-        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%",
     )
 
 
@@ -283,8 +281,6 @@ def update(
     _recording(
         as_json, dry_run,
         lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
-        lambda r: "Recorded update"
-        + (f" at {r.event.data['progress']}%" if r.event.data["progress"] is not None else ""),
     )
 
 
@@ -303,7 +299,6 @@ def decide(
         as_json, dry_run,
         lambda m: m.decide({"text": text, "rationale": rationale, "alternatives": alternative,
                             "impact": impact, "category": category}, dry_run=dry_run),
-        lambda r: f"Recorded decision {r.event.data['id']}",
     )
 
 
@@ -320,7 +315,6 @@ def entity(
     _recording(
         as_json, dry_run,
         lambda m: m.entity({"name": name, "type": type_, "path": path, "description": description}, dry_run=dry_run),
-        lambda r: f"Recorded entity {r.event.data['id']}",
     )
 
 
@@ -336,7 +330,6 @@ def block(
     _recording(
         as_json, dry_run,
         lambda m: m.block({"text": text, "category": category, "severity": severity}, dry_run=dry_run),
-        lambda r: f"Raised blocker {r.event.data['id']}",
     )
 
 
@@ -351,7 +344,6 @@ def resolve(
     _recording(
         as_json, dry_run,
         lambda m: m.resolve({"blocker": blocker, "solution": solution}, dry_run=dry_run),
-        lambda r: f"Resolved blocker {r.event.data['blocker_id']}",
     )
 
 
@@ -429,8 +421,8 @@ def status(as_json: bool = JsonOpt) -> None:
 
 
 def _queue_counts(ctx: Context) -> dict[str, int]:
-    rows = ctx.store.connection().execute("SELECT status, count(*) FROM actions GROUP BY status").fetchall()
-    return {r[0]: r[1] for r in rows}
+    with ctx.store.read() as tx:
+        return tx.outbox.counts()
 
 
 @app.command()
@@ -536,8 +528,7 @@ def recover(
             raise InvalidInput("choose one of --resume or --close", f"e.g. `{example}`")
         rec = ctx.manager.recover(session, close=close)
         _after_record(ctx, rec)
-        verb = "Closed" if close else "Resumed"
-        return rec.to_dict(), f"{verb} session {rec.event.session_id}"
+        return rec.to_dict(), rec.said
 
     _run(as_json, body)
 
@@ -644,12 +635,32 @@ def _command_name(info: Any) -> str:
     return get_command_name(info.callback.__name__) if info.callback else ""
 
 
+def _core_command(argv: list[str]) -> bool:
+    """Whether the command line names one of msp's own commands (so no plugin is imported)."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    if name is None:
+        return False  # a bare `msp` or `msp --help`: the listing includes plugins' commands
+    own = {c.name or _command_name(c) for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    return name in own
+
+
+def _add_plugin_commands() -> None:
+    """Let installed integrations add their subcommands (``msp_register_commands``). A broken
+    one is a warning naming it; msp's own commands and the other plugins' still work."""
+    from msp._plugins.host import add_commands
+
+    for failed in add_commands(app):
+        print(f"warning: integration {failed.name!r} could not add its commands: {failed.error}", file=sys.stderr)
+
+
 def main() -> None:
     import os
 
     # msp's own models need no pydantic plugins; looking for them scans every installed
     # distribution's metadata, a sizeable share of a short command's start-up.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if not _core_command(sys.argv[1:]):
+        _add_plugin_commands()
     _only_the_invoked_command(sys.argv[1:])
     if "--json" not in sys.argv[1:]:
         app()

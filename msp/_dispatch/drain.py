@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from msp._config import DispatchConfig
-from msp._dispatch.outbox import ActionRow, FollowUp, Lane, Outbox, Update, now_ms
 from msp._dispatch.policy import Limits, after_failure
 from msp._dispatch.registry import ExecutorUnavailable, Registry
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
 from msp._logging import get_log, redact
 from msp._secrets import MissingCredential
+from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
+from msp._store.outbox_rules import counts_attempt, now_ms
 
 MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
@@ -164,13 +165,13 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         integrations: Mapping[str, IntegrationInfo],
         config: DispatchConfig,
         project_root: Path,
         *,
         executors: Mapping[str, Any] | None = None,
-        executor_paths: Mapping[str, str] | None = None,
+        executor_kinds: Mapping[str, Any] | None = None,
         holds_lock: bool = False,
         progress: Callable[[DrainReport], None] | None = None,
         rng: random.Random | None = None,
@@ -179,7 +180,7 @@ class Dispatcher:
         self.integrations = dict(integrations)
         self.config = config
         self.project_root = project_root
-        self.registry = Registry(executors, executor_paths)
+        self.registry = Registry(executors, executor_kinds)
         self.holds_lock = holds_lock
         self.progress = progress
         self.rng = rng or random.Random()
@@ -425,7 +426,7 @@ class Dispatcher:
         # (outcome unknown) goes back with the attempt counted.
         now = now_ms()
         for row in list(self._claimed.values()):
-            if row.id in self._started:
+            if counts_attempt(row.id in self._started):
                 self._updates.append(Update(
                     row.id, "released", attempts=row.attempts + 1, next_attempt_ms=now,
                     error="interrupted before its outcome was known; it will be retried",
@@ -464,7 +465,7 @@ class Dispatcher:
         actions: list[tuple[ActionRow, Any]] = []
         for i, row in enumerate(run):
             try:
-                actions.append((row, _parse(row)))
+                actions.append((row, _parse(self.registry, row)))
             except ValueError as exc:
                 if actions:  # keep order: deliver what precedes it; it comes up again as a head
                     for later in run[i:]:
@@ -552,7 +553,7 @@ class Dispatcher:
                             status_code=outcome.status_code)
             if outcome.follow_ups:
                 try:
-                    update.follow_ups = _follow_ups(row, outcome.follow_ups, lane.info)
+                    update.follow_ups = _follow_ups(row, outcome.follow_ups, lane.info, self.registry)
                 except ValueError as exc:
                     update = Update(row.id, "dead", attempts=row.attempts + 1, status_code=outcome.status_code,
                                     error=scrub(f"delivered, but returned an invalid follow-up action: {exc}"))
@@ -607,23 +608,21 @@ def _stops_lane(update: Update) -> bool:
     return update.status == "pending" or bool(update.follow_ups)
 
 
-def _parse(row: ActionRow) -> Any:
+def _parse(registry: Registry, row: ActionRow) -> Any:
     from pydantic import ValidationError
 
-    from msp._model.actions import action_from_dict
-
     try:
-        return action_from_dict(row.payload)
+        return registry.parse(row.payload)
     except ValidationError as exc:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else "invalid") from None
 
 
-def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo) -> list[FollowUp]:
+def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo, registry: Registry) -> list[FollowUp]:
     from msp._model.actions import idempotency_key, stamp
     from msp._plugins.host import normalise
 
     try:
-        actions = normalise(items)
+        actions = normalise(items, registry.models)
     except Exception as exc:
         raise ValueError(str(exc)) from None
     out = []

@@ -6,10 +6,16 @@ HTTP status codes and rate-limit headers.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
+
+# What to write after a failure is a rule of the outbox itself, shared by every store backend.
+from msp._store.outbox_rules import Limits, Transition, after_failure, backoff_s
+
+__all__ = [
+    "BODY_EXCERPT", "RESET_HEADERS", "RETRY_STATUSES", "Limits", "Transition", "Verdict", "after_failure",
+    "backoff_s", "classify_status", "excerpt", "parse_retry_after", "rate_limited", "retry_delay_from_headers",
+]
 
 #: Statuses worth another try: request timeout, too early, rate limited.
 RETRY_STATUSES = frozenset({408, 425, 429})
@@ -17,12 +23,6 @@ RETRY_STATUSES = frozenset({408, 425, 429})
 BODY_EXCERPT = 500
 
 Verdict = Literal["done", "retry", "dead"]
-
-
-def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
-    """Full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]`` for the ``attempt``-th retry."""
-    ceiling = min(cap_s, base_s * (2 ** max(0, min(attempt - 1, 62))))
-    return (rng or random).uniform(0.0, ceiling)
 
 
 def classify_status(status: int, expected: list[int] | tuple[int, ...] = ()) -> Verdict:
@@ -115,50 +115,3 @@ def excerpt(body: bytes | str, limit: int = BODY_EXCERPT) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The limits one integration's actions are delivered under."""
-
-    max_attempts: int
-    max_age_ms: int
-    backoff_base_s: float
-    backoff_cap_s: float
-
-
-@dataclass(frozen=True)
-class Transition:
-    """What to write for an action after an outcome."""
-
-    status: Literal["done", "pending", "dead"]
-    attempts: int
-    next_attempt_ms: int
-    error: str | None
-
-
-def after_failure(
-    *,
-    retryable: bool,
-    summary: str,
-    attempts_before: int,
-    window_start_ms: int,
-    now_ms: int,
-    limits: Limits,
-    retry_after_s: float | None = None,
-    rng: random.Random | None = None,
-) -> Transition:
-    """The next state after a failed attempt: retry later, or dead with the reason kept."""
-    attempts = attempts_before + 1
-    if not retryable:
-        return Transition("dead", attempts, now_ms, summary)
-    if attempts >= limits.max_attempts:
-        return Transition("dead", attempts, now_ms, f"gave up after {attempts} attempt(s); last: {summary}")
-    if now_ms - window_start_ms >= limits.max_age_ms:
-        hours = limits.max_age_ms / 3_600_000
-        return Transition("dead", attempts, now_ms, f"gave up: still failing after {hours:g} h; last: {summary}")
-    if retry_after_s is not None:
-        delay = retry_after_s
-    else:
-        delay = backoff_s(attempts, limits.backoff_base_s, limits.backoff_cap_s, rng)
-    return Transition("pending", attempts, now_ms + int(delay * 1000), summary)

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
 from msp._dispatch.lock import DrainLock
-from msp._dispatch.outbox import Outbox, now_ms
+from msp._store.interface import Outbox
+from msp._store.outbox_rules import now_ms
 from msp.errors import MspError
 
 if TYPE_CHECKING:
     from msp._config import Project
     from msp._plugins.host import PluginHost
-    from msp._store.sqlite import SqliteStore
+    from msp._store.interface import Store
 
 
 class DispatchBusy(MspError):
@@ -29,6 +30,11 @@ def lock_for(project: Project) -> DrainLock:
 def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
     """Every configured integration with its merged config (plugin defaults under what the
     user wrote) and host settings; those that failed to load carry their error."""
+    return plugins_for(project)[0]
+
+
+def plugins_for(project: Project) -> tuple[dict[str, IntegrationInfo], dict[str, Any]]:
+    """:func:`integrations_for`, and the action kinds (with executors) the loaded plugins register."""
     from msp._logging import get_log
     from msp._plugins.host import build_host
 
@@ -37,7 +43,10 @@ def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
                       cache_dir=project.cache_dir, project_root=project.root)
     for broken in host.broken:
         get_log().log("warning", "integration not loaded", integration=broken.name, error=broken.error)
-    return integrations_from_host(host)
+    kinds: dict[str, Any] = dict(host.executor_kinds())
+    for failed in host.executor_errors:
+        get_log().log("warning", "executors not registered", integration=failed.name, error=failed.error)
+    return integrations_from_host(host), kinds
 
 
 def integrations_from_host(host: PluginHost) -> dict[str, IntegrationInfo]:
@@ -57,15 +66,16 @@ def drain_project(
     timeout_s: float | None = None,
     background: bool = False,
     lock_wait_s: float | None = None,
-    store: SqliteStore | None = None,
+    store: Store | None = None,
     integrations: Mapping[str, IntegrationInfo] | None = None,
     executors: Mapping[str, Any] | None = None,
+    executor_kinds: Mapping[str, Any] | None = None,
     progress: Callable[[DrainReport], None] | None = None,
 ) -> DrainReport:
     """Deliver the project's outbox. One drain at a time: a background drain quits when
     another holds the lock; any other waits for it (up to ``lock_wait_s``, else raises
     :class:`DispatchBusy`)."""
-    from msp._store.sqlite import SqliteStore
+    from msp._store import open_store
 
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s
@@ -84,14 +94,19 @@ def drain_project(
     # Outcomes are written with synchronous=NORMAL: a process crash loses nothing, and a power
     # cut can at worst forget the last outcomes, which only means those actions go out again
     # (delivery is at least once anyway). Events keep the configured durability.
-    db = store if store is not None else SqliteStore(project.db_path, synchronous="normal")
+    db = store if store is not None else open_store(project, synchronous="normal")
     total = DrainReport()
     try:
-        infos = dict(integrations) if integrations is not None else integrations_for(project)
+        kinds = executor_kinds
+        if integrations is not None:
+            infos = dict(integrations)
+        else:
+            infos, found = plugins_for(project)
+            kinds = found if kinds is None else kinds
         while True:
             run_started = now_ms()
             dispatcher = Dispatcher(db, infos, project.config.dispatch, project.root, executors=executors,
-                                    holds_lock=True, progress=progress)
+                                    executor_kinds=kinds, holds_lock=True, progress=progress)
             opts = DrainOptions(
                 wait=wait or background,
                 integration=integration,
@@ -117,14 +132,9 @@ def drain_project(
     return total
 
 
-def _new_due(store: SqliteStore, since_ms: int, integration: str | None) -> bool:
+def _new_due(store: Store, since_ms: int, integration: str | None) -> bool:
     with Outbox(store).read() as tx:
-        sql = "SELECT 1 FROM actions WHERE status = 'pending' AND next_attempt_ms <= ? AND created_ms >= ?"
-        params: list[Any] = [now_ms(), since_ms]
-        if integration is not None:
-            sql += " AND integration = ?"
-            params.append(integration)
-        return tx.db.execute(sql + " LIMIT 1", params).fetchone() is not None
+        return tx.pending_due(now_ms(), integration, created_since=since_ms) > 0
 
 
 def _merge(total: DrainReport, part: DrainReport) -> None:

@@ -13,7 +13,10 @@ reaches into a list or table) and ``endpoint`` (graphql)
 ``secret_headers``
     ``{"Header-Name": "ENV_VAR"}``: headers whose values are read from environment variables.
 ``signing_secret_env`` / ``signing_secret_keyring``
-    When set, ``X-MSP-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>``.
+    When set, ``X-MSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the exact
+    body bytes>``: the time is signed with the body, so a receiver can refuse a replayed
+    request outside its window. ``signature_format = "legacy"`` sends the older
+    ``sha256=<hex HMAC of the body>`` instead, for receivers written for it.
 ``response_ok_field`` (and ``response_error_field``, default ``error``)
     For APIs that answer 200 with ``{"ok": false, "error": "..."}``: such a body is a failure.
 
@@ -165,13 +168,22 @@ def auth_headers(ctx: ExecutionContext) -> dict[str, str]:
     return out
 
 
-def signature(ctx: ExecutionContext, body: bytes) -> str | None:
-    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes under the signing secret, if one is named."""
+def signature(ctx: ExecutionContext, body: bytes, now_s: float | None = None) -> str | None:
+    """The ``X-MSP-Signature`` value under the signing secret, if one is named.
+
+    Default ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` (the scheme Stripe and
+    Slack use: a receiver checks the HMAC, then that ``t`` is recent). ``signature_format =
+    "legacy"``: ``sha256=<hex HMAC-SHA256 of body>``, which cannot tell a replay from a retry.
+    """
     cfg = ctx.config
     if not (cfg.get("signing_secret_env") or cfg.get("signing_secret_keyring")):
         return None
-    key = ctx.secret("signing_secret")
-    return "sha256=" + hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    key = ctx.secret("signing_secret").encode("utf-8")
+    if cfg.get("signature_format") == "legacy":
+        return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    stamp = str(int(time.time() if now_s is None else now_s))
+    digest = hmac.new(key, stamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
 
 
 def _transport_outcome(exc: Exception, timeout_s: float) -> Outcome:

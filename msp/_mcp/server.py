@@ -209,12 +209,11 @@ GUIDES = {
 }
 
 
-def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded],
-               describe: Callable[[Recorded], str]) -> Body:
+def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded]) -> Body:
     def body(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager, args)
         _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, describe(rec))
+        return rec.to_dict(), _record_text(rec, rec.said)
 
     return body
 
@@ -224,7 +223,7 @@ def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     _after_record(ctx, rec)
     data = rec.to_dict()
     row = rec.session
-    text = f"Closed session {rec.event.session_id}"
+    text = rec.said
     if row is not None:
         seconds = (rec.event.at - row.started_at).total_seconds()
         delta = row.progress - row.start_progress
@@ -288,16 +287,13 @@ def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], st
 
 def queue_counts(ctx: Context) -> dict[str, Any]:
     """The outbox by status, overall and per integration, and how many pending actions are due now,
-    read in one snapshot through the dispatcher's outbox."""
-    from msp._dispatch.outbox import Outbox, now_ms
+    read in one snapshot of the store's outbox."""
+    from msp._store.outbox_rules import now_ms
 
-    with Outbox(ctx.store).read() as tx:
-        by_status = tx.counts()
-        due_now = tx.pending_due(now_ms())
-        rows = tx.db.execute("SELECT integration, status, count(*) FROM actions GROUP BY integration, status")
-        by_integration: dict[str, dict[str, int]] = {}
-        for integration, status, count in rows:
-            by_integration.setdefault(integration, {})[status] = count
+    with ctx.store.read() as tx:
+        by_status = tx.outbox.counts()
+        due_now = tx.outbox.pending_due(now_ms())
+        by_integration = tx.outbox.counts_by_integration()
     return {"by_status": by_status, "by_integration": by_integration, "due_now": due_now}
 
 
@@ -312,24 +308,13 @@ def _queue_status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any]
     return {"ok": True, "total": total, **counts}, text
 
 
-def _progress_text(rec: Recorded) -> str:
-    progress = rec.event.data.get("progress")
-    return "Recorded update" + (f" at {progress}%" if progress is not None else "")
-
-
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec("start", "Start a work session", StartInput, True, _recording(
-        lambda m, a: m.start(a),
-        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%")),
-    ToolSpec("update", "Record progress", UpdateInput, True, _recording(lambda m, a: m.update(a), _progress_text)),
-    ToolSpec("decide", "Record a decision", DecisionInput, True, _recording(
-        lambda m, a: m.decide(a), lambda r: f"Recorded decision {r.event.data['id']}")),
-    ToolSpec("entity", "Record an entity", EntityInput, True, _recording(
-        lambda m, a: m.entity(a), lambda r: f"Recorded entity {r.event.data['id']}")),
-    ToolSpec("block", "Raise a blocker", BlockerInput, True, _recording(
-        lambda m, a: m.block(a), lambda r: f"Raised blocker {r.event.data['id']}")),
-    ToolSpec("resolve", "Resolve a blocker", ResolveInput, True, _recording(
-        lambda m, a: m.resolve(a), lambda r: f"Resolved blocker {r.event.data['blocker_id']}")),
+    ToolSpec("start", "Start a work session", StartInput, True, _recording(lambda m, a: m.start(a))),
+    ToolSpec("update", "Record progress", UpdateInput, True, _recording(lambda m, a: m.update(a))),
+    ToolSpec("decide", "Record a decision", DecisionInput, True, _recording(lambda m, a: m.decide(a))),
+    ToolSpec("entity", "Record an entity", EntityInput, True, _recording(lambda m, a: m.entity(a))),
+    ToolSpec("block", "Raise a blocker", BlockerInput, True, _recording(lambda m, a: m.block(a))),
+    ToolSpec("resolve", "Resolve a blocker", ResolveInput, True, _recording(lambda m, a: m.resolve(a))),
     ToolSpec("end", "End the session", EndInput, True, _end),
     ToolSpec("status", "Session status", StatusQuery, False, _status),
     ToolSpec("context", "Recall recent work", ContextQuery, False, _context),

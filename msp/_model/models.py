@@ -114,18 +114,7 @@ EventType = Literal[
     "session_resumed",
     "session_closed",
 ]
-
-
-#: The hook each event type fires.
-HOOKS_BY_EVENT: dict[str, str] = {
-    "session_started": "msp_session_start",
-    "progress_updated": "msp_update",
-    "decision_recorded": "msp_decision",
-    "entity_recorded": "msp_entity",
-    "blocker_raised": "msp_blocker",
-    "blocker_resolved": "msp_blocker",
-    "session_closed": "msp_session_close",
-}
+# What each type means (its input, hook, fold and item) is declared once, in msp._model.events.
 
 
 def format_time(at: datetime) -> str:

@@ -19,7 +19,7 @@ name = "msp-{dist}"
 version = "0.1.0"
 description = "msp integration: {name}"
 requires-python = ">=3.11"
-dependencies = ["msp"]
+dependencies = ["msp-core"]
 
 [project.entry-points."msp.integrations"]
 {name} = "msp_{name}"

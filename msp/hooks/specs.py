@@ -106,6 +106,70 @@ def msp_export(sessions: list[Any], config: dict[str, Any]) -> Any:
     """
 
 
-from msp._model.models import HOOKS_BY_EVENT  # noqa: E402  (re-exported for the host)
+
+# --- contributions: executors, commands, set-up, checks ------------------------------------
+
+
+@hookspec
+def msp_register_executors() -> Any:
+    """Contribute executors for new action kinds (or the built-in ones: the core registers
+    http, graphql, file and powershell through this same hook).
+
+    Called once per process when a drain, ``msp schema actions`` or the outbox needs the table
+    of action kinds; never on the recording hot path.
+
+    :return: a :class:`msp.executors.ExecutorKind`, a list of them, or ``None``. Each pairs an
+        action model (a subclass of :class:`msp.Action` with a unique ``kind`` literal) with a
+        factory that builds the executor. The factory is called only when an action of that
+        kind is delivered, so import heavy drivers inside it, not at module level.
+    """
+
+
+@hookspec
+def msp_register_commands(cli: Any) -> None:
+    """Add subcommands to ``msp`` (as ``llm`` does).
+
+    Called only when the invoked command is not one of msp's own (and for ``msp --help``), so
+    core commands never import a plugin for this. Every installed integration is asked, enabled
+    in config or not; one that fails to import or raises is a warning naming it.
+
+    :param cli: the ``typer.Typer`` application; add commands with ``@cli.command()`` or a
+        group with ``cli.add_typer(group, name=...)``. Command bodies should import what they
+        use lazily.
+    :return: ``None``.
+    """
+
+
+@hookspec
+def msp_setup(config: dict[str, Any]) -> Any:
+    """One-off set-up for the integration (``msp integrations setup NAME``): indexes,
+    constraints, folders.
+
+    Pure like the recording hooks: return the actions that perform it; the host queues them
+    through the outbox and delivers them at once with the executors' credentials.
+
+    :param config: the integration's validated config section.
+    :return: actions, a list of them, or ``None`` when nothing needs setting up.
+    """
+
+
+@hookspec
+def msp_doctor(config: dict[str, Any], online: bool, project_root: Any) -> Any:
+    """Checks for ``msp integrations doctor [--online]``.
+
+    Pure: return :class:`msp.Finding` items (severity ``ok``, ``info``, ``warning`` or
+    ``problem``; a message; a fix) for what can be seen locally (config, folders, credential
+    names set), and, when ``online`` is true, probe actions (for example a GraphQL ``viewer``
+    query or a Cypher ``RETURN 1``) that change nothing visible. The host runs each probe
+    through its executor with credentials and reports it as a finding. ``msp integrations
+    doctor`` exits non-zero when any finding is a ``problem`` or a probe fails.
+
+    :param online: whether the user asked for ``--online``.
+    :param project_root: ``pathlib.Path`` of the project, for settings relative to it.
+    :return: findings and probe actions, a list of them, or ``None``.
+    """
+
+
+from msp._model.events import HOOKS_BY_EVENT  # noqa: E402  (re-exported for the host)
 
 __all__ = ["HOOKS_BY_EVENT"]

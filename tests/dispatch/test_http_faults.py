@@ -188,7 +188,7 @@ def test_an_echoing_server_cannot_leak_the_token_into_the_store(outbox: Any, ser
     assert dead["status"] == "dead" and done["status"] == "done"
     for text in (dead["last_error"], done["result"]):
         assert "tok-echo-77aa88bb99" not in text and "***" in text
-    outbox.store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    outbox.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"tok-echo-77aa88bb99" not in outbox.path.read_bytes()
 
 

@@ -112,3 +112,21 @@ def test_excerpt_keeps_the_start_of_the_body() -> None:
     assert excerpt(b'{"error":  "x"}\n') == '{"error": "x"}'
     long = excerpt("a" * 2000)
     assert len(long) == 500 and long.endswith("…")
+
+
+def test_an_offline_failure_is_bounded_by_age_not_attempts() -> None:
+    """The hook issue 12 uses for connection-level failures: attempts alone never kill it."""
+    now = 1_000_000_000
+    many = after_failure(retryable=True, summary="connection refused", attempts_before=40, window_start_ms=now,
+                         now_ms=now, limits=LIMITS, rng=random.Random(1), offline=True)
+    assert many.status == "pending" and many.attempts == 41
+    old = after_failure(retryable=True, summary="connection refused", attempts_before=40,
+                        window_start_ms=now - 3_600_000, now_ms=now, limits=LIMITS, offline=True)
+    assert old.status == "dead" and "still failing after 1 h" in (old.error or "")
+
+
+def test_an_action_handed_back_uses_an_attempt_unless_it_never_started() -> None:
+    from msp._store.outbox_rules import counts_attempt
+
+    assert counts_attempt(True) and counts_attempt(None)  # started, or unknown (a reclaimed lease)
+    assert not counts_attempt(False)

@@ -118,21 +118,19 @@ def plan(root: Path, integration: str, plugin: object | None,
     from msp._config import open_project
     from msp._plugins.host import build_host
     from msp._session.manager import SessionManager
-    from msp._store.sqlite import SqliteStore
+    from msp._store import open_store
 
     project = open_project(root)
     assert project is not None
     host = build_host(project.config.integrations, extra={integration: plugin} if plugin is not None else None)
     assert not host.broken, f"the integration did not load: {[(b.name, b.error) for b in host.broken]}"
-    store = SqliteStore(project.db_path, synchronous="normal")
+    store = open_store(project, synchronous="normal")
     try:
         record(SessionManager(store, host, default_project="demo-project", source="api"))
-        count = store.connection().execute(
-            "SELECT count(*) FROM actions WHERE integration = ? AND status = 'pending'", (integration,)
-        ).fetchone()[0]
+        with store.read() as tx:
+            return len(tx.outbox.pending_ids_of(integration))
     finally:
         store.close()
-    return int(count)
 
 
 def drain(root: Path, *, wait: bool = True, plugin: object | None = None, integration: str = "",

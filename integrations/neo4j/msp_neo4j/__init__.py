@@ -73,6 +73,7 @@ __all__ = [
     "msp_export",
     "msp_session_close",
     "msp_session_start",
+    "msp_setup",
     "msp_update",
     "name",
     "run_setup",
@@ -120,6 +121,12 @@ def msp_export(sessions: list[Any], config: dict[str, Any]) -> str:
     return render_script(sessions, batch_rows)
 
 
+@hookimpl
+def msp_setup(config: dict[str, Any]) -> list[CypherQuery]:
+    """``msp integrations setup neo4j``: see :func:`setup_actions`."""
+    return setup_actions(config)
+
+
 class Neo4jIntegration:
     """The plugin the host registers for one ``[integrations.NAME]`` section: this module's
     hooks. A fresh object per section, so one project can feed several graphs (a second
@@ -134,13 +141,10 @@ class Neo4jIntegration:
     msp_blocker = staticmethod(msp_blocker)
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
+    msp_setup = staticmethod(msp_setup)
 
     def __init__(self) -> None:
         self.defaults = dict(defaults)
-
-    @staticmethod
-    def setup_actions(config: Mapping[str, Any] | None = None) -> list[CypherQuery]:
-        return setup_actions(config)
 
 
 def create_integration(integration_name: str, config: Mapping[str, Any]) -> Neo4jIntegration:
