@@ -5,11 +5,13 @@ session's next call runs."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ps_helpers import ps_project_fixture, standin_log_fixture, teamchat_config  # noqa: F401  (fixtures)
 
 from msp._config import DispatchConfig
@@ -41,6 +43,8 @@ def _calls(sid: str, goal: str = "Ship retries") -> list[PowerShellCall]:
 class _Queue:
     def __init__(self, path: Path) -> None:
         self.store = SqliteStore(path, synchronous="normal")
+        self.db = sqlite3.connect(path, isolation_level=None)  # to look at rows the way no store method does
+        self.db.row_factory = sqlite3.Row
         self._n = 0
 
     def add(self, session: str, calls: list[PowerShellCall]) -> list[int]:
@@ -53,17 +57,28 @@ class _Queue:
         with self.store.write() as tx:
             tx.add_actions(planned)
         keys = [p.idempotency_key for p in planned]
-        return [r[0] for r in self.store.connection().execute(
+        return [r[0] for r in self.db.execute(
             f"SELECT id FROM actions WHERE idempotency_key IN ({','.join('?' * len(keys))}) ORDER BY id", keys)]
 
+    def close(self) -> None:
+        self.db.close()
+        self.store.close()
+
     def row(self, action_id: int) -> dict[str, Any]:
-        return dict(self.store.connection().execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone())
+        return dict(self.db.execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone())
 
     def drain(self, project: Path, executors: dict[str, Any], *, wait: bool) -> DrainReport:
         infos = {"teamchat": IntegrationInfo("teamchat", teamchat_config(), {})}
         dispatcher = Dispatcher(self.store, infos, DispatchConfig(**FAST), project, executors=executors,
                                 holds_lock=True)
         return asyncio.run(dispatcher.run(DrainOptions(wait=wait, deadline=time.monotonic() + 60)))
+
+
+@pytest.fixture(name="queue")
+def queue_fixture(tmp_path: Path) -> Iterator[_Queue]:
+    queue = _Queue(tmp_path / "msp.db")
+    yield queue
+    queue.close()
 
 
 class _RecordingPowerShell(PowerShellExecutor):
@@ -88,8 +103,7 @@ def _recorder(order: list[str], label: Callable[[Any], str]) -> HandlerExecutor:
 
 
 def test_a_failed_new_session_holds_back_the_sessions_later_calls(
-        ps_project: Path, standin_log: Callable[[], list[dict[str, Any]]], tmp_path: Path) -> None:
-    queue = _Queue(tmp_path / "msp.db")
+        ps_project: Path, standin_log: Callable[[], list[dict[str, Any]]], queue: _Queue) -> None:
     new1, update1, close1 = queue.add("s-1", _calls("s-1", goal="knob:throw"))
     s2 = queue.add("s-2", _calls("s-2"))
     posted: list[str] = []
@@ -113,8 +127,7 @@ def test_a_failed_new_session_holds_back_the_sessions_later_calls(
     assert report.retried == 1
 
 
-def test_each_calls_follow_ups_are_delivered_before_the_next_call(ps_project: Path, tmp_path: Path) -> None:
-    queue = _Queue(tmp_path / "msp.db")
+def test_each_calls_follow_ups_are_delivered_before_the_next_call(ps_project: Path, queue: _Queue) -> None:
     ids = queue.add("s-1", _calls("s-1"))
     order: list[str] = []
     executors = {
