@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import venv
@@ -60,7 +61,7 @@ def setup() -> None:
 
 
 def run(*cmd: str) -> int:
-    print("+", " ".join(cmd), flush=True)
+    print("+", shlex.join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT).returncode
 
 

@@ -9,6 +9,7 @@ Each file is validated on its own, so an error names the file and the key.
 from __future__ import annotations
 
 import os
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -426,8 +427,9 @@ def set_values(project: Project, assignments: list[tuple[str, Any]]) -> dict[str
             # Refused before anything is written or echoed: secrets are named, never stored.
             raise ConfigError(
                 f"{key!r} looks like a secret, and msp never writes secrets into config",
-                f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
-                f"or `{key}_keyring service/user`",
+                f"name where it lives instead: `{shlex.join(['msp', 'config', 'set', key + '_env', 'VARIABLE'])}` "
+                f"(an environment variable) or "
+                f"`{shlex.join(['msp', 'config', 'set', key + '_keyring', 'service/user'])}` (an OS keyring entry)",
             )
     path = project.config_path
     try:

@@ -2,12 +2,26 @@
 
 structlog is imported only when something is actually logged, so a quiet command pays nothing
 for it.
+
+The log file ``msp.jsonl`` is capped: a line that would take it past ``MAX_BYTES`` first moves
+it to ``msp.jsonl.1`` (``.1`` to ``.2``, and so on; the oldest beyond ``BACKUPS`` is dropped). Any
+number of msp processes write it at once (CLI commands, the background drain, the MCP server),
+so every line is written under a cross-process lock (``filelock`` on ``msp.jsonl.lock``): check
+the size, rotate if needed, append the whole line in one ``write``, close. Holding no file open
+between lines is what makes this safe: a process never keeps appending to a file another one
+has already rotated away (the flaw of the standard library's ``RotatingFileHandler`` with
+several processes), and on Windows nobody holds the file open while it is renamed. The cost,
+an open and a lock per line, is small next to what gets logged (warnings, and at ``info`` one
+line per delivered action).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
+import threading
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +40,11 @@ _SECRET_PAIR = re.compile(
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@")
 REDACTED = "***"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+#: The log file's cap, and how many rotated files are kept: at most 4 x 5 MiB of log per project.
+MAX_BYTES = 5 * 1024 * 1024
+BACKUPS = 3
+#: The longest wait for another process's log write before this line is given up on.
+_LOCK_WAIT_S = 10.0
 
 
 def redact(value: Any, key: str | None = None) -> Any:
@@ -47,24 +66,92 @@ def _redact_processor(logger: Any, method: str, event_dict: MutableMapping[str, 
     return {k: redact(v, k) for k, v in event_dict.items()}
 
 
+class RotatingFile:
+    """Appends whole lines to a size-capped file shared by several processes (see the module
+    docstring). Used as structlog's logger: every level method writes the rendered line."""
+
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
+        from filelock import FileLock
+
+        self.path = path
+        self.max_bytes = max(1024, max_bytes)
+        self.backups = max(0, backups)
+        self._threads = threading.Lock()
+        self._lock = FileLock(path.with_name(path.name + ".lock"), thread_local=False)
+        self._failed = False
+
+    def msg(self, message: str) -> None:
+        data = self._fit(message).encode("utf-8") + b"\n"
+        from filelock import Timeout
+
+        try:
+            with self._threads, self._lock.acquire(timeout=_LOCK_WAIT_S):
+                self._rotate_for(len(data))
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                try:
+                    view = memoryview(data)
+                    while view:  # a regular file takes it in one write; loop in case it does not
+                        view = view[os.write(fd, view):]
+                finally:
+                    os.close(fd)
+        except (OSError, Timeout) as exc:
+            if not self._failed:  # logging never stops a command; say so once
+                self._failed = True
+                print(f"warning: cannot write the log file {self.path}: {exc}", file=sys.stderr)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+    def _rotate_for(self, incoming: int) -> None:
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return
+        if size == 0 or size + incoming <= self.max_bytes:
+            return
+        if self.backups == 0:
+            os.unlink(self.path)
+            return
+        for n in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+
+    def _fit(self, line: str) -> str:
+        """A line longer than the cap would overflow any file: keep its head, and say so."""
+        if len(line.encode("utf-8")) < self.max_bytes:
+            return line
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = {"event": line}
+        keep = self.max_bytes // 8  # fits even if every character becomes a \uXXXX escape
+        short = {k: record[k] for k in ("level", "timestamp") if k in record}
+        short["event"] = str(record.get("event", ""))[:keep]
+        short["truncated_bytes"] = len(line.encode("utf-8"))
+        return json.dumps(short, sort_keys=True, default=str)
+
+
 class Log:
     """The process's logger; configured on first use."""
 
-    def __init__(self, logs_dir: Path | None = None, level: str = "warning") -> None:
+    def __init__(self, logs_dir: Path | None = None, level: str = "warning", *,
+                 max_bytes: int = MAX_BYTES, backups: int = BACKUPS) -> None:
         self.logs_dir = logs_dir
         self.level = _LEVELS.get(level, 30)
+        self.max_bytes = max_bytes
+        self.backups = backups
         self._logger: Any = None
-        self._file: Any = None
 
     def _get(self) -> Any:
         if self._logger is None:
             import structlog
 
-            if self.logs_dir is not None:
-                self.logs_dir.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.logs_dir / "msp.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            assert self.logs_dir is not None
+            self.logs_dir.mkdir(parents=True, exist_ok=True)
             self._logger = structlog.wrap_logger(
-                structlog.WriteLogger(self._file or open("/dev/null", "w")),  # noqa: SIM115
+                RotatingFile(self.logs_dir / "msp.jsonl", self.max_bytes, self.backups),
                 processors=[
                     structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -85,9 +172,8 @@ class Log:
         self.log("warning", clean, **fields)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Nothing stays open between lines; kept so callers can say they are done."""
+        self._logger = None
 
 
 _current = Log()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,19 +52,15 @@ hold = true
 
 def msp(*args: str, show: bool = True) -> str:
     if show:
-        print(f"$ msp {' '.join(_quote(a) for a in args)}", flush=True)
+        print(f"$ {shlex.join(['msp', *args])}", flush=True)
     done = subprocess.run([MSP, *args], cwd=PROJECT, text=True, capture_output=True, env=ENV)
     if show and done.stdout:
         print(done.stdout.rstrip())
     if done.stderr:
         print(done.stderr.rstrip(), file=sys.stderr)
     if done.returncode:
-        sys.exit(f"demo step `msp {' '.join(args)}` failed with exit code {done.returncode}")
+        sys.exit(f"demo step `{shlex.join(['msp', *args])}` failed with exit code {done.returncode}")
     return done.stdout
-
-
-def _quote(arg: str) -> str:
-    return json.dumps(arg) if (" " in arg or not arg) else arg
 
 
 def _describe(action: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,9 +84,10 @@ class Context:
             project_root=self.project.root,
         )
         for broken in host.broken:
+            replay = shlex.join(["msp", "replay", "--integration", broken.name, "--since", "1d"])
             get_log().warning(
                 f"integration {broken.name!r} is not loaded: {broken.error} (this command still records; "
-                f"once fixed, back-fill it with `msp replay --integration {broken.name} --since 1d`)"
+                f"once fixed, back-fill it with `{replay}`)"
             )
         return host
 

@@ -6,6 +6,7 @@ actions. Light at import: the dispatcher and executors load inside the commands.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Optional
@@ -179,7 +180,7 @@ def queue(
         outbox = Outbox(ctx.store)
         if op == "list":
             if ref is not None:
-                raise InvalidInput("`msp queue list` takes no ID", f"use `msp queue show {ref}`")
+                raise InvalidInput("`msp queue list` takes no ID", f"use `{shlex.join(['msp', 'queue', 'show', ref])}`")
             statuses = ("dead",) if dead else STATUSES if all_ else OPEN_STATUSES
             with outbox.read() as tx:
                 found = tx.select(statuses, integration, limit)
@@ -224,7 +225,7 @@ def _change(ctx: Context, outbox: Outbox, op: str, ref: str | None, dead: bool, 
         flag = "--all" if op == "approve" else "--dead"
         raise InvalidInput(f"`msp queue {op}` needs an action ID (or {flag})", "see ids with `msp queue list`")
     if ref is not None and bulk:
-        raise InvalidInput("give an ID or a bulk flag, not both", f"e.g. `msp queue {op} {ref}`")
+        raise InvalidInput("give an ID or a bulk flag, not both", f"e.g. `{shlex.join(['msp', 'queue', op, ref])}`")
     queue_op: QueueOp = "retry" if op == "retry" else "drop" if op == "drop" else "approve"
     now = now_ms()
     with outbox.write() as tx:

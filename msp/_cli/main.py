@@ -8,6 +8,7 @@ Errors print what was wrong and what to do, exit non-zero, and show a traceback 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -396,7 +397,8 @@ def recover(
                      + ("  (older than the timeout)" if stale else "") for r, stale in rows]
             return {"ok": True, "sessions": listing}, "\n".join(lines) or "No sessions are left active."
         if resume == close:
-            raise InvalidInput("choose one of --resume or --close", f"e.g. `msp recover {session} --close`")
+            example = shlex.join(["msp", "recover", session, "--close"])
+            raise InvalidInput("choose one of --resume or --close", f"e.g. `{example}`")
         rec = ctx.manager.recover(session, close=close)
         _after_record(ctx, rec)
         return rec.to_dict(), rec.said
@@ -415,18 +417,37 @@ def config_show(as_json: bool = JsonOpt) -> None:
         from msp._logging import redact
 
         data = redact(ctx.project.config.model_dump(mode="json"))
-        lines = [f"# {ctx.project.config_path}"]
-        for section, values in data.items():
-            if section == "integrations":
-                for name, table in values.items():
-                    lines.append(f"\n[integrations.{name}]")
-                    lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-                continue
-            lines.append(f"\n[{section}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-        return {"ok": True, "config": data, "path": str(ctx.project.config_path)}, "\n".join(lines)
+        text = _as_toml(data, f"{ctx.project.config_path}")
+        return {"ok": True, "config": data, "path": str(ctx.project.config_path)}, text
 
     _run(as_json, body)
+
+
+def _as_toml(data: dict[str, Any], source: str) -> str:
+    """The effective config as a TOML document that reads back as it: tomlkit quotes keys and
+    strings, and a key with no value (TOML has no null) is shown as a comment instead."""
+    import tomlkit
+
+    def fill(table: Any, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if value is None:
+                table.add(tomlkit.comment(f"{key} is not set"))
+            elif isinstance(value, dict) and not value:
+                table.add(tomlkit.comment(f"[{key}] is empty"))
+            elif isinstance(value, dict):
+                # a table of tables only (like [integrations]) prints just its [a.b] headers
+                sub = tomlkit.table(is_super_table=all(isinstance(v, dict) and v for v in value.values()))
+                fill(sub, value)
+                table.add(key, sub)
+            elif isinstance(value, list):
+                table.add(key, [v for v in value if v is not None])
+            else:
+                table.add(key, value)
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(source))
+    fill(doc, data)
+    return tomlkit.dumps(doc).rstrip("\n")
 
 
 @config_app.command("validate")

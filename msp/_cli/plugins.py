@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -166,7 +167,8 @@ def integrations_new(
         from msp._plugins.scaffold import scaffold
 
         target = scaffold(name, directory)
-        text = (f"Created {target}\nNext: pip install -e {target} && pytest {target}/tests\n"
+        install, test = shlex.join(["pip", "install", "-e", str(target)]), shlex.join(["pytest", f"{target}/tests"])
+        text = (f"Created {target}\nNext: {install} && {test}\n"
                 f"Then enable it with [integrations.{name}] in .msp/config.toml")
         return {"ok": True, "path": str(target)}, text
 

@@ -1,9 +1,17 @@
 """The drain: claims due actions from the outbox and delivers them through executors.
 
 One asyncio loop. Each claimed *run* (consecutive due actions of one lane, i.e. one
-integration and session) goes to one worker task, which delivers it in order and stops at the
-first action that does not succeed, handing the rest back untouched. Outcomes are buffered and
-written, together with the next claims and lease renewals, in one transaction per loop turn.
+integration and session) goes to one worker task, which delivers it in order. Outcomes are
+buffered and written, together with the next claims and lease renewals, in one transaction per
+loop turn.
+
+Order within a lane, for every executor: the run stops at the first action that stays in the
+lane (a retry or a wait: it is pending again and blocks what follows) and right after an action
+that produced follow-ups (they are inserted right after their parent and must go before the
+rest of the run). Everything after that point goes back to pending untouched, its attempt not
+counted. A batching executor is held to the same rule: outcomes it returns past that point are
+not applied, and those actions come up again in their turn. A dead action leaves its lane (it
+never blocks one), so the run goes on after it.
 
 Per integration: at most ``concurrency`` runs in flight, at most ``rate_per_second`` executor
 calls per second, and a pause after a response that said when to come back (``Retry-After`` or
@@ -187,6 +195,7 @@ class Dispatcher:
         self._started: set[int] = set()
         self._claimed_total = 0
         self._known_due: set[str] = set()
+        self._went_on: set[str] = set()  # integrations whose runs just ended: look at them again
         self._due_checked = 0.0
         self._renewed = 0.0
         self._log = get_log()
@@ -274,6 +283,9 @@ class Dispatcher:
                         lane = self._lanes[run[0].integration]
                         lane.running -= 1
                         lane.claim_after = 0.0  # its lane may go on: claim (and write) now
+                        # ...even in a one-pass drain: what the run handed back (after follow-ups
+                        # or a dead action) and the follow-ups are due once the outcomes are written.
+                        self._went_on.add(lane.info.name)
                         task.result()  # workers handle their own errors; a bug surfaces here
                     continue
                 if self._updates:
@@ -357,6 +369,8 @@ class Dispatcher:
             self._mark_unusable(due)
             self._known_due = {n for n in due if n not in self._unusable}
             self._due_checked = mono
+        self._known_due |= self._went_on
+        self._went_on = set()
         stopping = opts.deadline is not None and mono >= opts.deadline
         wanted: list[tuple[_Lane, int]] = []
         if not stopping and not self._limit_reached(opts):
@@ -468,20 +482,26 @@ class Dispatcher:
             outcomes = await self._call(
                 executor.execute_batch([a for _, a in actions], ctx), guard_s * len(actions), len(actions)
             )
+            stopped_at: int | None = None
             for i, (row, _) in enumerate(actions):
-                if i < len(outcomes):
-                    self._record(lane, row, outcomes[i], ctx)
-                else:
-                    self._release(row)
+                if stopped_at is None and i < len(outcomes):
+                    if _stops_lane(self._record(lane, row, outcomes[i], ctx)):
+                        stopped_at = i
+                    continue
+                if stopped_at is not None and i < len(outcomes) and outcomes[i].status == "done":
+                    self._log.log(
+                        "warning", "dispatch: executor went on past the point its lane stops; the action "
+                        "will be delivered again in its turn", action=row.id, integration=row.integration,
+                        kind=row.kind, stopped_at=actions[stopped_at][0].id,
+                    )
+                self._release(row)
             return
         for i, (row, action) in enumerate(actions):
             if lane.limiter:
                 await lane.limiter.acquire()
             self._started.add(row.id)
             outcome = (await self._call(executor.execute(action, ctx), guard_s, 1))[0]
-            self._record(lane, row, outcome, ctx)
-            if outcome.status != "done" or outcome.follow_ups:
-                # Stop at a failure (order), and after follow-ups: they go right after their parent.
+            if _stops_lane(self._record(lane, row, outcome, ctx)):
                 for later, _ in actions[i + 1:]:
                     self._release(later)
                 return
@@ -521,7 +541,7 @@ class Dispatcher:
             self._buffer(Update(row.id, "released", error=scrub(error)))
         self.report.released += 1
 
-    def _record(self, lane: _Lane, row: ActionRow, outcome: Outcome, ctx: _Context) -> None:
+    def _record(self, lane: _Lane, row: ActionRow, outcome: Outcome, ctx: _Context) -> Update:
         self._claimed.pop(row.id, None)
         self._started.discard(row.id)
         summary = scrub(outcome.summary or "", frozenset(ctx.seen))
@@ -579,6 +599,13 @@ class Dispatcher:
         )
         if self.progress is not None:
             self.progress(self.report)
+        return update
+
+
+def _stops_lane(update: Update) -> bool:
+    """Whether the rest of a run must wait: the action is pending again (a retry or a wait still
+    heads its lane), or it produced follow-ups, which go before anything after their parent."""
+    return update.status == "pending" or bool(update.follow_ups)
 
 
 def _parse(registry: Registry, row: ActionRow) -> Any:

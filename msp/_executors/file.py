@@ -18,9 +18,9 @@ How: the new content goes to a temporary file in the target's folder (a dot-file
 ignores it), is fsynced, and renamed over the target with ``os.replace``; then the folder is
 fsynced. A reader sees the old file or the new one, never half of either. The file's
 permissions are kept; a new file gets the usual ``0666 & ~umask``. Writers of one folder are
-serialised (a lock per folder inside the process, plus ``flock`` on the folder across
-processes where the platform has it), and a file changed by someone else between our read and
-our rename (an editor saving) is read again and the change redone, so their edit is kept.
+serialised, across threads and processes (a ``filelock`` per folder, kept in msp's per-user
+cache folder), and a file changed by someone else between our read and our rename (an editor
+saving) is read again and the change redone, so their edit is kept.
 
 Modes:
 
@@ -59,8 +59,6 @@ import errno
 import os
 import re
 import secrets
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -329,39 +327,33 @@ def contained(real_root: Path, parts: list[str]) -> Path:
 
 # --- how -----------------------------------------------------------------------------------
 
-_thread_locks: dict[str, threading.Lock] = {}
-_thread_locks_guard = threading.Lock()
+def _folder_lock_path(folder: Path) -> Path:
+    """Where the lock for writes into ``folder`` lives: msp's per-user cache folder, named after
+    the folder. Not inside the folder: that is the user's (a vault, a synced folder), and one
+    per user rather than per project, since two projects may well write into one vault."""
+    import hashlib
+
+    import platformdirs
+
+    digest = hashlib.sha256(os.fsencode(folder)).hexdigest()[:32]
+    return Path(platformdirs.user_cache_dir("msp")) / "locks" / f"folder-{digest}.lock"
 
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path, timeout_s: float) -> Iterator[None]:
-    """One writer per folder: a lock within the process, ``flock`` across processes."""
-    with _thread_locks_guard:
-        lock = _thread_locks.setdefault(str(folder), threading.Lock())
-    if not lock.acquire(timeout=max(timeout_s, 0.1)):
-        raise TimeoutError(f"folder {folder} stayed locked by another write for {timeout_s:.0f}s")
+    """One writer per folder, among threads and processes alike (``filelock``: one lock file
+    opened anew per write, so two threads of one process exclude each other as two processes do)."""
+    from filelock import FileLock, Timeout
+
+    path = _folder_lock_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path)
     try:
-        try:
-            import fcntl
-        except ImportError:  # Windows: the in-process lock and the re-read check remain
-            yield
-            return
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            deadline = time.monotonic() + max(timeout_s, 0.1)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(
-                            f"folder {folder} stayed locked by another msp process for {timeout_s:.0f}s"
-                        ) from None
-                    time.sleep(0.01)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
+        lock.acquire(timeout=max(timeout_s, 0.1), poll_interval=0.01)
+    except Timeout:
+        raise TimeoutError(f"folder {folder} stayed locked by another write for {timeout_s:.0f}s") from None
+    try:
+        yield
     finally:
         lock.release()
 

@@ -5,6 +5,10 @@ Loaded by the dispatcher as ``msp._executors.powershell:PowerShellExecutor``. On
 serves one drain: one runspace per integration, reused for every action of the drain, the
 module imported once and ``Initialize-<P>Integration`` run once per runspace.
 
+No ``execute_batch``: calls go one at a time through the dispatcher, which stops a lane at a
+call that failed (a failed ``New-<P>Session`` holds back the session's later calls) and
+delivers a call's follow-ups before the next call of the lane runs.
+
 Outcomes:
 
 ``done``
@@ -23,7 +27,6 @@ Outcomes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
@@ -84,9 +87,6 @@ class PowerShellExecutor(BaseExecutor):
         head = f"{function}: {count} follow-up action{'s' if count != 1 else ''}"
         return Outcome("done", _summary([head, *converted.warnings, *ps_warnings]),
                        follow_ups=converted.actions)
-
-    async def execute_batch(self, actions: Sequence[Any], ctx: ExecutionContext) -> list[Outcome]:
-        return [await self.execute(a, ctx) for a in actions]
 
     async def aclose(self) -> None:
         await self.bridge.aclose()

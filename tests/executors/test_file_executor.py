@@ -418,7 +418,6 @@ def _writer_process(root: str, who: int, n: int) -> None:
         assert out.status == "done", out
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX; Windows relies on the re-read check")
 def test_concurrent_writer_processes_lose_no_block(root: Path) -> None:
     procs = [multiprocessing.get_context("spawn").Process(target=_writer_process, args=(str(root), w, 15))
              for w in range(3)]
@@ -431,3 +430,31 @@ def test_concurrent_writer_processes_lose_no_block(root: Path) -> None:
     for w in range(3):
         for i in range(15):
             assert f"%% msp:begin p{w}-{i} %%\n{w}-{i}\n%% msp:end p{w}-{i} %%" in text
+
+
+HOLD_FOLDER = """
+import sys
+from pathlib import Path
+from msp._executors.file import _folder_lock
+with _folder_lock(Path(sys.argv[1]), 30):
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_folder_locked_by_another_process_makes_the_write_a_retry(root: Path) -> None:
+    import subprocess
+
+    folder = root.resolve()
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_FOLDER, str(folder)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+        ctx = ExecutionContext("notes", {"root": str(root)}, root.parent, timeout_s=0.3)
+        out = write(root, "blocked.md", ctx=ctx)
+        assert out.status == "retry" and "stayed locked by another write" in out.summary
+        assert not (root / "blocked.md").exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert write(root, "blocked.md").status == "done"

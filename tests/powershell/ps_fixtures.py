@@ -8,7 +8,8 @@ yourtool-integration.ps1: hashtables, an ordered dictionary, a PSCustomObject, e
 Test knobs ride in the update text (``knob:...``) so a test can steer one call:
 ``knob:error-stream`` (a non-terminating error record), ``knob:throw`` (a terminating error),
 ``knob:big`` (a 50 KB answer), ``knob:odd`` (output of unrecognised shapes), ``knob:die`` (the
-process exits mid-call), ``knob:hang`` (never answers).
+process exits mid-call), ``knob:hang`` (never answers). ``knob:throw`` in a session's goal makes
+``New-TeamChatSession`` fail with a terminating error.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def _teamchat_new_session(state: ModuleState, params: dict[str, Any]) -> Answer:
     if not state.enabled:
         return Answer()
     s = params["Session"]
+    if "throw" in _knobs(_text(s.get("goal"))):
+        return Answer(terminating=error_record("TeamChat could not open the session thread", "ThreadFailed"))
     goal = f" - {s['goal']}" if s.get("goal") else ""
     text = f":arrow_forward: {_text(s.get('user'))} started a session on {s['project']}{goal}"
     return Answer(output=[ht(webhook=state.config["webhookUrl"], payload=_message(state, text))])
