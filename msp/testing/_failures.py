@@ -159,20 +159,17 @@ def drain(root: Path, *, wait: bool = True, plugin: object | None = None, integr
 def outbox_rows(root: Path) -> list[dict[str, Any]]:
     """Every action in the project's outbox, oldest first: id, integration, kind, status,
     attempts, last_error, result, last_status and the payload (parsed)."""
-    import sqlite3
+    from msp._store import open_store
+    from msp._store.interface import STATUSES
 
-    db = sqlite3.connect(root / ".msp" / "msp.db")
-    db.row_factory = sqlite3.Row
+    store = open_store(root / ".msp" / "msp.db", synchronous="normal")
     try:
-        return [
-            {**dict(r), "payload": json.loads(r["payload"])}
-            for r in db.execute(
-                "SELECT id, integration, kind, status, attempts, last_error, result, last_status, payload "
-                "FROM actions ORDER BY id"
-            )
-        ]
+        with store.read() as tx:
+            rows = tx.outbox.select(STATUSES, limit=1_000_000_000)
     finally:
-        db.close()
+        store.close()
+    keep = ("id", "integration", "kind", "status", "attempts", "last_error", "result", "last_status", "payload")
+    return [{k: getattr(r, k) for k in keep} for r in sorted(rows, key=lambda r: r.id)]
 
 
 def cli_json(root: Path, *args: str) -> tuple[int, str]:
