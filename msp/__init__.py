@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
-    from msp._model.models import Blocker, Decision, Entity, Event, Session, Update
+    from msp._model.models import Blocker, Decision, Entity, Event, Session, Update, format_time
+    from msp._project import project
     from msp._session.manager import SessionManager
     from msp.errors import MspError
     from msp.hooks import hookimpl
@@ -31,6 +32,8 @@ _LAZY = {
     "Session": "msp._model.models",
     "Update": "msp._model.models",
     "SessionManager": "msp._session.manager",
+    "project": "msp._project",
+    "format_time": "msp._model.models",  # also added on branch api
 }
 
 __all__ = [
@@ -48,7 +51,9 @@ __all__ = [
     "SessionManager",
     "Update",
     "__version__",
+    "format_time",
     "hookimpl",
+    "project",
 ]
 
 

@@ -16,7 +16,7 @@ EXECUTORS: dict[str, str] = {
     "http": "msp._executors.http:HttpExecutor",
     "graphql": "msp._executors.http:GraphQLExecutor",
     "file": "msp._executors.file:FileExecutor",
-    "cypher": "msp._executors.cypher:CypherExecutor",
+    "cypher": "msp_neo4j._executor:CypherExecutor",  # TEMPORARY: until msp_register_executors (branch ext)
     "powershell": "msp._executors.powershell:PowerShellExecutor",
 }
 

@@ -2,8 +2,8 @@
 in the dispatcher, so an executor only says what happened to each action it was given.
 
 An executor is chosen by action ``kind``. ``execute_batch`` receives consecutive actions of one
-integration and kind (the cypher executor runs them in one transaction); the default loops over
-``execute``.
+integration and kind (an executor may deliver them together, say in one database transaction); the
+default loops over ``execute``.
 """
 
 from __future__ import annotations

@@ -173,3 +173,24 @@ def sessions_of(root: Path) -> list[Any]:
 
 Recorder = Callable[[Any], None]
 Config = Mapping[str, Any]
+
+
+def graph_cli(root: Path, *args: str) -> tuple[int, str, str]:
+    """``msp graph ARGS`` against the project: (exit code, stdout, stderr).
+
+    The group comes from msp-neo4j's ``msp_register_commands`` hook, called with a typer
+    application as the host calls it."""
+    import msp_neo4j
+    import typer
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:  # a callback keeps ``graph`` a named group of this application
+        pass
+
+    msp_neo4j.msp_register_commands(cli=app)
+    result = CliRunner().invoke(app, ["graph", *args], env={"MSP_DIR": str(root / ".msp")},
+                                catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr

@@ -13,17 +13,17 @@ from typing import Any
 import msp_neo4j
 import pytest
 from msp_neo4j import _graph
-from msp_neo4j._export import cypher_literal, parse_script, render_script
-from neo4j_graph import FIRST, HOSTILE, SECOND
-
-from msp import CypherQuery
-from msp._executors.cypher import (
+from msp_neo4j._executor import (
     DEFAULT_URI,
     TargetError,
     classify_falkordb,
     parse_target,
     plan_units,
 )
+from msp_neo4j._export import cypher_literal, parse_script, render_script
+from neo4j_graph import FIRST, HOSTILE, SECOND
+
+from msp import CypherQuery
 from msp.testing import assert_valid_actions
 
 # --- the hooks ---------------------------------------------------------------------------------
@@ -168,8 +168,9 @@ def test_unusable_uris_are_refused(uri: str) -> None:
 def test_a_password_in_the_uri_is_dead_without_being_repeated(tmp_path: Path) -> None:
     import asyncio
 
-    from msp._executors import ExecutionContext
-    from msp._executors.cypher import CypherExecutor
+    from msp_neo4j._executor import CypherExecutor
+
+    from msp.executors import ExecutionContext
 
     ctx = ExecutionContext("neo4j", {"uri": "neo4j://neo4j:hunter2@graph.example"}, tmp_path)
     outcomes = asyncio.run(CypherExecutor().execute_batch(_graph.session_started(_session("p", "x")), ctx))
