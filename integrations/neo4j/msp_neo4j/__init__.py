@@ -80,6 +80,7 @@ __all__ = [
     "msp_register_executors",
     "msp_session_close",
     "msp_session_start",
+    "msp_setup",
     "msp_update",
     "name",
     "run_setup",
@@ -142,6 +143,12 @@ def _cypher_executor() -> Any:
 
 
 @hookimpl
+def msp_setup(config: dict[str, Any]) -> list[CypherQuery]:
+    """Indexes and constraints for the configured server (``msp integrations setup neo4j``)."""
+    return setup_actions(config)
+
+
+@hookimpl
 def msp_register_commands(cli: Any) -> None:
     """``msp graph start|stop|status|query``."""
     from ._commands import register
@@ -163,6 +170,9 @@ class Neo4jIntegration:
     msp_blocker = staticmethod(msp_blocker)
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
+    msp_setup = staticmethod(msp_setup)
+    # Every section contributes the same model and factory, so two graphs register one kind.
+    msp_register_executors = staticmethod(msp_register_executors)
 
     def __init__(self) -> None:
         self.defaults = dict(defaults)
