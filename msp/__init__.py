@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
+    from msp._model.actions import Action, CypherQuery, FileWrite, GraphQLRequest, HttpRequest, PowerShellCall
+    from msp._model.findings import Finding
     from msp._model.models import Blocker, Decision, Entity, Event, Session, Update, format_time
     from msp._project import project
     from msp._session.manager import SessionManager
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "hookimpl": "msp.hooks",
+    "Action": "msp._model.actions",
     "CypherQuery": "msp._model.actions",
+    "Finding": "msp._model.findings",
     "FileWrite": "msp._model.actions",
     "GraphQLRequest": "msp._model.actions",
     "HttpRequest": "msp._model.actions",
@@ -37,12 +40,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "Action",
     "Blocker",
     "CypherQuery",
     "Decision",
     "Entity",
     "Event",
     "FileWrite",
+    "Finding",
     "GraphQLRequest",
     "HttpRequest",
     "MspError",

@@ -4,9 +4,18 @@ what its docstring says when called by the host."""
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+
+import pytest
+from plugin_site import activate, install
 
 from msp import CypherQuery, FileWrite, HttpRequest, hookimpl
 from msp.hooks import specs
@@ -21,10 +30,11 @@ def _signature(name: str) -> str:
     return f"{name}({', '.join(params)})"
 
 
-def test_the_spec_lists_every_moment_of_a_session() -> None:
+def test_the_spec_lists_every_moment_of_a_session_and_the_contributions() -> None:
     assert sorted([
         "msp_initialize", "msp_session_start", "msp_update", "msp_decision", "msp_entity",
         "msp_blocker", "msp_session_close", "msp_export",
+        "msp_register_executors", "msp_register_commands", "msp_setup", "msp_doctor",
     ]) == HOOKS
 
 
@@ -207,3 +217,245 @@ def test_hook_msp_export(msp_run_session: Any) -> None:
         assert "expected str" in str(exc)
     else:
         raise AssertionError("a non-str export must be an error")
+
+
+# --- contributions: executors, commands, set-up, checks ------------------------------------------
+# These run through real entry points (a .dist-info folder on the path) and the real CLI.
+
+TODO = """
+from typing import Literal
+from msp import Action, hookimpl
+from msp.executors import BaseExecutor, ExecutorKind, Outcome
+
+class Todo(Action):
+    kind: Literal["todo"] = "todo"
+    title: str
+
+class TodoExecutor(BaseExecutor):
+    async def execute(self, action, ctx):
+        with (ctx.project_root / ctx.config["list"]).open("a", encoding="utf-8") as f:
+            f.write(action.title + "\\n")
+        return Outcome("done", f"added {action.title}")
+
+@hookimpl
+def msp_register_executors():
+    return ExecutorKind(Todo, TodoExecutor)
+
+@hookimpl
+def msp_update(update):
+    return Todo(title=update.text)
+"""
+
+# Returns the todo plugin's actions without registering the kind itself.
+TODO_USER = """
+from msp import hookimpl
+from msp_testplugin_todo import Todo
+
+@hookimpl
+def msp_update(update):
+    return Todo(title="from the user: " + update.text)
+"""
+
+# A kind nobody registers.
+ORPHAN = """
+from typing import Literal
+from msp import Action, hookimpl
+
+class Ghost(Action):
+    kind: Literal["ghost"] = "ghost"
+
+@hookimpl
+def msp_update(update):
+    return Ghost()
+"""
+
+HELLO = """
+import os, pathlib
+pathlib.Path(os.environ["MSP_TEST_IMPORTED"], "hello").write_text("imported")
+from msp import hookimpl
+
+@hookimpl
+def msp_register_commands(cli):
+    @cli.command()
+    def hello(name: str = "world") -> None:
+        \"\"\"Say hello from a plugin.\"\"\"
+        print(f"hello {name}")
+"""
+
+BAD_COMMANDS = """
+from msp import hookimpl
+
+@hookimpl
+def msp_register_commands(cli):
+    raise RuntimeError("no commands today")
+"""
+
+BAD_IMPORT = """
+raise ImportError("missing dependency frobnicate")
+"""
+
+SETUP = """
+from msp import FileWrite, hookimpl
+
+@hookimpl
+def msp_setup(config):
+    return [FileWrite(path="README.md", content=f"ready for {config['who']}\\n"),
+            FileWrite(path="inbox/.keep", content="")]
+"""
+
+CHECKED = """
+from msp import Finding, HttpRequest, hookimpl
+
+@hookimpl
+def msp_doctor(config, online, project_root):
+    found = [Finding(severity="ok", message=f"project at {project_root.name}"),
+             Finding(severity="warning", message="no team set", fix="set team = \\"...\\"")]
+    if config.get("broken"):
+        found.append(Finding(severity="problem", message="broken on purpose", fix="unset broken"))
+    if online:
+        found += [HttpRequest(method="GET", path="/health"), HttpRequest(method="GET", path="/missing")]
+    return found
+"""
+
+
+@pytest.fixture
+def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    site = install(tmp_path / "site", {"todo": TODO, "todouser": TODO_USER, "orphan": ORPHAN, "hello": HELLO,
+                                       "badcommands": BAD_COMMANDS, "badimport": BAD_IMPORT, "setup": SETUP,
+                                       "checked": CHECKED})
+    activate(site)
+    imported = tmp_path / "imported"
+    imported.mkdir()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("MSP_TEST_IMPORTED", str(imported))
+    yield imported
+
+
+def _configure(project_dir: Path, sections: str) -> None:
+    cfg = project_dir / ".msp" / "config.toml"
+    cfg.write_text(cfg.read_text() + sections)
+
+
+def _actions(project_dir: Path) -> list[tuple[str, str, str, str | None]]:
+    with sqlite3.connect(project_dir / ".msp" / "msp.db") as db:
+        return db.execute("SELECT integration, kind, status, last_error FROM actions ORDER BY id").fetchall()
+
+
+def test_hook_msp_register_executors(plugins: Path, project_dir: Path, msp_cli: Any) -> None:
+    _configure(project_dir, '[integrations.todo]\nlist = "todo.txt"\n')
+    schema = msp_cli("schema", "actions")
+    assert schema.code == 0, schema.err
+    assert set(json.loads(schema.out)["discriminator"]["mapping"]) == {
+        "cypher", "graphql", "http", "file", "powershell", "todo"}
+    assert msp_cli("start").code == 0
+    recorded = msp_cli("update", "write the docs")
+    assert recorded.code == 0 and "failed" not in recorded.err, recorded.err
+    assert _actions(project_dir) == [("todo", "todo", "pending", None)]
+    delivered = msp_cli("dispatch", "--json")
+    assert delivered.code == 0 and delivered.json()["done"] == 1, delivered.out + delivered.err
+    assert (project_dir / "todo.txt").read_text() == "write the docs\n"
+    assert _actions(project_dir)[0][2] == "done"
+
+
+def test_hook_msp_register_executors_unknown_kinds_are_named(plugins: Path, project_dir: Path,
+                                                              msp_cli: Any) -> None:
+    # Planning: a kind no loaded plugin registers is a contained error naming it.
+    _configure(project_dir, '[integrations.orphan]\n[integrations.todouser]\n[integrations.todo]\nlist = "t.txt"\n')
+    assert msp_cli("start").code == 0
+    r = msp_cli("update", "one")
+    assert r.code == 0
+    assert "'orphan' failed in msp_update" in r.err and "'ghost'" in r.err
+    assert "no installed plugin registers it" in r.err
+    assert [(i, k) for i, k, _, _ in _actions(project_dir)] == [("todouser", "todo"), ("todo", "todo")]
+    # Dispatch: once the plugin that registers the kind is disabled, its kind's actions wait.
+    cfg = project_dir / ".msp" / "config.toml"
+    cfg.write_text(cfg.read_text().replace('[integrations.todo]\n', '[integrations.todo]\nenabled = false\n'))
+    report = msp_cli("dispatch", "--json")
+    assert report.code == 0, report.err
+    (user, _owner) = _actions(project_dir)
+    assert user[2] == "pending" and "no installed plugin registers it" in (user[3] or ""), user
+    assert not (project_dir / "t.txt").exists()
+
+
+def test_hook_msp_register_commands(plugins: Path, project_dir: Path, msp_cli: Any) -> None:
+    marker = plugins / "hello"
+    status = msp_cli("status")
+    assert status.code == 0, status.err
+    assert not marker.exists(), "a core command imported a plugin to look for commands"
+    assert "could not add" not in status.err
+    r = msp_cli("hello", "--name", "msp")
+    assert r.code == 0 and r.out == "hello msp\n", r.err
+    assert marker.exists()
+    listing = msp_cli("--help")
+    assert listing.code == 0 and "hello" in listing.out and "Say hello from a plugin" in listing.out
+    # The broken ones are warnings naming them; they never stop msp or the other plugins.
+    assert "'badcommands' could not add its commands: msp_register_commands: RuntimeError: no commands today" \
+        in listing.err
+    assert "'badimport' could not add its commands: import failed: ImportError: missing dependency frobnicate" \
+        in listing.err
+    unknown = msp_cli("nosuchcommand")
+    assert unknown.code != 0 and "No such command" in unknown.err
+
+
+def test_hook_msp_setup(plugins: Path, project_dir: Path, msp_cli: Any) -> None:
+    (project_dir / "notes").mkdir()
+    _configure(project_dir, '[integrations.setup]\nroot = "notes"\nwho = "the team"\n'
+                            '[integrations.todo]\nlist = "t.txt"\n')
+    r = msp_cli("integrations", "setup", "setup", "--json")
+    assert r.code == 0 and r.json()["actions"] == 2, r.out + r.err
+    assert (project_dir / "notes" / "README.md").read_text() == "ready for the team\n"
+    assert (project_dir / "notes" / "inbox" / ".keep").exists()
+    (project_dir / "notes" / "README.md").unlink()
+    again = msp_cli("integrations", "setup", "setup")  # asked for by hand: runs again
+    assert again.code == 0 and (project_dir / "notes" / "README.md").exists(), again.err
+    none = msp_cli("integrations", "setup", "todo")
+    assert none.code == 0 and "todo needs no set-up." in none.out
+
+
+class _Service(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        ok = self.path == "/health" and self.headers.get("Authorization") == "Bearer probe-secret-value"
+        self.send_response(200 if ok else 404 if self.path == "/missing" else 401)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def service() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_hook_msp_doctor(plugins: Path, project_dir: Path, msp_cli: Any, service: str) -> None:
+    _configure(project_dir, f'[integrations.checked]\nbase_url = "{service}"\nauth_scheme = "bearer"\n'
+                            'token_env = "CHECKED_TOKEN"\n')
+    offline = msp_cli("integrations", "doctor", "checked")
+    assert offline.code == 0, offline.err
+    assert "checked: ok" in offline.out and "ok: project at proj" in offline.out
+    assert "warning: no team set" in offline.out and 'fix: set team = "..."' in offline.out
+    # Online: the host runs the probes through the http executor, with the named credential.
+    online = msp_cli("integrations", "doctor", "checked", "--online", "--json",
+                     env={"CHECKED_TOKEN": "probe-secret-value"})
+    assert online.code != 0, "a failed probe is a problem: the exit code says so"
+    (entry,) = online.json()["error"]["details"]["integrations"]
+    probes = [f for f in entry["findings"] if f["message"].startswith("probe")]
+    assert [f["severity"] for f in probes] == ["ok", "problem"]
+    assert probes[0]["message"].startswith("probe 1 (http): done")
+    assert probes[1]["message"].startswith("probe 2 (http): dead") and "404" in probes[1]["message"]
+    assert "probe-secret-value" not in online.out + online.err
+    # Without the credential the probe cannot run: a problem naming what is missing.
+    missing = msp_cli("integrations", "doctor", "checked", "--online", "--json", env={"CHECKED_TOKEN": ""})
+    (entry,) = missing.json()["error"]["details"]["integrations"]
+    assert any(f["severity"] == "problem" and "CHECKED_TOKEN" in f["message"] for f in entry["findings"])
+    # A finding of severity problem makes the doctor fail offline too.
+    _configure(project_dir, "broken = true\n")
+    broken = msp_cli("integrations", "doctor", "checked")
+    assert broken.code != 0 and "problem: broken on purpose" in broken.err and "fix: unset broken" in broken.err
+    assert _actions(project_dir) == [], "probes never go through the outbox"

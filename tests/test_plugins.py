@@ -66,7 +66,20 @@ pathlib.Path(os.environ["MSP_TEST_MARKER"]).write_text("imported")
 from msp import hookimpl
 '''
 
-ALL = {"good": GOOD, "raises": RAISES, "garbage": GARBAGE, "slow": SLOW, "importfails": IMPORT_FAILS,
+WRONG_TYPES = '''
+from msp import hookimpl
+config_schema = "type: object"
+@hookimpl
+def msp_update(update):
+    return None
+'''
+
+NOT_A_FACTORY = '''
+create_integration = {"name": "x"}
+'''
+
+ALL = {"wrongtypes": WRONG_TYPES, "notafactory": NOT_A_FACTORY,
+       "good": GOOD, "raises": RAISES, "garbage": GARBAGE, "slow": SLOW, "importfails": IMPORT_FAILS,
        "misspelt": MISSPELT, "noisy": NOISY_IMPORT}
 
 
@@ -115,6 +128,16 @@ def test_a_misspelt_hook_is_an_error_not_silence(site: Path) -> None:
     host = build_host({"misspelt": {}})
     assert not host.integrations
     assert "msp_updat" in host.broken[0].error
+
+
+def test_declared_attributes_of_the_wrong_type_are_named(site: Path) -> None:
+    from msp._plugins.host import build_host
+
+    host = build_host({"wrongtypes": {}, "notafactory": {}, "good": {}})
+    assert list(host.integrations) == ["good"]
+    errors = {b.name: b.error for b in host.broken}
+    assert errors["wrongtypes"] == "PluginError: config_schema is str, expected a dict (a JSON Schema)"
+    assert errors["notafactory"].startswith("PluginError: create_integration is dict, expected a function")
 
 
 def test_the_allowlist_narrows_what_loads(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -247,12 +270,40 @@ def test_events_record_where_they_came_from(msp_cli: Any, project_dir: Path) -> 
     assert sources == ["cli", "api"]
 
 
-def test_schema_actions_covers_every_kind(msp_cli: Any) -> None:
+def test_schema_actions_covers_every_kind(msp_cli: Any, project_dir: Path) -> None:
     r = msp_cli("schema", "actions")
     assert r.code == 0
     schema = json.loads(r.out)
     kinds = set(schema["discriminator"]["mapping"])
     assert kinds == {"cypher", "graphql", "http", "file", "powershell"}
+    outside = msp_cli("schema", "actions", cwd=project_dir.parent)  # no project: the core's kinds
+    assert outside.code == 0 and set(json.loads(outside.out)["discriminator"]["mapping"]) == kinds
+
+
+def test_hook_results_of_any_registered_model_and_dicts_are_accepted() -> None:
+    from typing import Literal
+
+    from msp import Action, HttpRequest
+    from msp._model.actions import UnknownActionKind
+    from msp._plugins.host import normalise
+
+    class Todo(Action):
+        kind: Literal["todo"] = "todo"
+        title: str
+
+    kinds = {"todo": Todo}
+    assert normalise([Todo(title="a"), {"kind": "todo", "title": "b"}], kinds) == [Todo(title="a"), Todo(title="b")]
+    asked: list[int] = []
+
+    def table() -> dict[str, type[Action]]:
+        asked.append(1)
+        return kinds
+
+    assert normalise(HttpRequest(path="/x"), table) and not asked, "built-in actions never build the table"
+    with pytest.raises(UnknownActionKind, match="'todo' is not known: no installed plugin registers it"):
+        normalise(Todo(title="a"))
+    with pytest.raises(TypeError, match="expected an action"):
+        normalise(Todo)
 
 
 def test_idempotency_keys_are_deterministic() -> None:

@@ -622,12 +622,32 @@ def _command_name(info: Any) -> str:
     return get_command_name(info.callback.__name__) if info.callback else ""
 
 
+def _core_command(argv: list[str]) -> bool:
+    """Whether the command line names one of msp's own commands (so no plugin is imported)."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    if name is None:
+        return False  # a bare `msp` or `msp --help`: the listing includes plugins' commands
+    own = {c.name or _command_name(c) for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    return name in own
+
+
+def _add_plugin_commands() -> None:
+    """Let installed integrations add their subcommands (``msp_register_commands``). A broken
+    one is a warning naming it; msp's own commands and the other plugins' still work."""
+    from msp._plugins.host import add_commands
+
+    for failed in add_commands(app):
+        print(f"warning: integration {failed.name!r} could not add its commands: {failed.error}", file=sys.stderr)
+
+
 def main() -> None:
     import os
 
     # msp's own models need no pydantic plugins; looking for them scans every installed
     # distribution's metadata, a sizeable share of a short command's start-up.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if not _core_command(sys.argv[1:]):
+        _add_plugin_commands()
     _only_the_invoked_command(sys.argv[1:])
     if "--json" not in sys.argv[1:]:
         app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,12 +21,23 @@ app.add_typer(schema_app, name="schema")
 def schema_actions(
     as_json: bool = typer.Option(True, "--json", help="Accepted for symmetry: the schema is always JSON."),
 ) -> None:
-    """Print the JSON Schema of actions (what hooks return)."""
+    """Print the JSON Schema of actions (what hooks return): the built-in kinds and those the
+    project's enabled integrations register."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import open_project
         from msp._model.actions import actions_json_schema
+        from msp._plugins.host import PluginHost, build_host
 
-        schema = actions_json_schema()
+        # Outside a project the schema still prints: the core's kinds.
+        project = open_project(required=False)
+        if project is None:
+            host = PluginHost()
+        else:
+            host = build_host(project.config.integrations, cache_dir=project.cache_dir, project_root=project.root)
+        for failed in [*host.broken, *host.executor_errors]:
+            print(f"warning: integration {failed.name!r}: {failed.error}", file=sys.stderr)
+        schema = actions_json_schema(host.action_kinds())
         return schema, json.dumps(schema, indent=2)
 
     _run(True, body)
@@ -78,12 +90,15 @@ def integrations_list(as_json: bool = JsonOpt) -> None:
 @integrations_app.command("doctor")
 def integrations_doctor(
     name: Optional[str] = typer.Argument(None, help="Check only this integration."),  # noqa: UP045
-    online: bool = typer.Option(False, "--online", help="Also connect (PowerShell: open a runspace, run Initialize)."),
+    online: bool = typer.Option(False, "--online", help="Also run each integration's probes against its service."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Check enabled integrations: loading, config, recent hook failures."""
+    """Check enabled integrations: loading, config, their own checks, recent hook failures.
+
+    Exits non-zero when any finding is a problem."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._model.findings import Finding
         from msp._plugins.host import build_host
 
         project = ctx.project
@@ -95,30 +110,38 @@ def integrations_doctor(
         report: list[dict[str, Any]] = []
         names = [name] if name else sorted(set(sections))
         for n in names:
-            entry: dict[str, Any] = {"name": n, "problems": [], "notes": []}
+            findings: list[Finding] = []
             if n not in sections:
-                entry["problems"].append(f"no [integrations.{n}] section in {project.config_path}")
-            broken = [b.error for b in host.broken if b.name == n]
-            entry["problems"] += broken
+                findings.append(Finding(severity="problem", message=f"no [integrations.{n}] section in "
+                                        f"{project.config_path}", fix=f"add [integrations.{n}] to enable it"))
+            findings += [Finding(severity="problem", message=b.error, fix="see the message; `msp config validate` "
+                                 "checks the section") for b in host.broken if b.name == n]
+            findings += [Finding(severity="warning", message=e.error, fix="its own action kinds stay pending")
+                         for e in host.executor_errors if e.name == n]
             if n in host.integrations:
                 integration = host.integrations[n]
                 hooks = ", ".join(host.hooks_of(n)) or "none"
-                entry["notes"].append(f"loaded from {integration.source}; hooks: {hooks}")
-                check = getattr(integration.plugin, "doctor", None)
-                if callable(check):
-                    try:
-                        entry["notes"] += list(check(integration.config, project.root, online))
-                    except Exception as exc:
-                        entry["problems"].append(f"doctor check failed: {type(exc).__name__}: {exc}")
+                findings.append(Finding(severity="info", message=f"loaded from {integration.source}; hooks: {hooks}"))
+                own, probes = host.doctor(n, online, project.root)
+                findings += own
+                if online and probes:
+                    from msp._dispatch.registry import run_probes
+
+                    findings += run_probes(host, n, probes, project.root, project.config.dispatch.timeout_s)
             recent = [f for f in failures if f["integration"] == n][:5]
-            entry["problems"] += [f"{f['hook']} failed for event {f['event_id']}: {f['error']}" for f in recent]
-            report.append(entry)
+            findings += [Finding(severity="problem", message=f"{f['hook']} failed for event {f['event_id']}: "
+                                 f"{f['error']}", fix="fix the integration, then back-fill with "
+                                 f"`msp replay --integration {n} --since 1d`") for f in recent]
+            problems = [f.message for f in findings if f.severity == "problem"]
+            report.append({"name": n, "status": "problems" if problems else "ok", "problems": problems,
+                           "findings": [f.model_dump(mode="json") for f in findings]})
         lines = []
         for entry in report:
-            status = "ok" if not entry["problems"] else "problems"
-            lines.append(f"{entry['name']}: {status}")
-            lines += [f"  - {p}" for p in entry["problems"]]
-            lines += [f"  . {note}" for note in entry["notes"]]
+            lines.append(f"{entry['name']}: {entry['status']}")
+            for f in entry["findings"]:
+                lines.append(f"  {f['severity']}: {f['message']}")
+                if f["fix"]:
+                    lines.append(f"    fix: {f['fix']}")
         if any(e["problems"] for e in report):
             from msp.errors import PluginError
 
@@ -165,10 +188,10 @@ def integrations_setup(
             why = "; ".join(b.error for b in host.broken if b.name == name) or "not enabled in config"
             raise PluginError(f"integration {name!r} is not loaded: {why}", "see `msp integrations doctor`")
         integration = host.integrations[name]
-        make = getattr(integration.plugin, "setup_actions", None)
-        if not callable(make):
+        actions = host.setup_actions(name)
+        if not actions:
             return {"ok": True, "actions": 0}, f"{name} needs no set-up."
-        results = _run_setup(ctx, name, integration, list(make(integration.config)))
+        results = _run_setup(ctx, name, integration, actions)
         failed = [r for r in results if r["status"] != "done"]
         if failed:
             raise PluginError(f"{len(failed)} set-up action(s) failed: {failed[0]['summary']}",
@@ -185,11 +208,10 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
 
     from msp._dispatch import drain_project
     from msp._model.actions import stamp
-    from msp._plugins.host import normalise
     from msp._store.interface import PlannedAction
 
     planned = []
-    for position, action in enumerate(normalise(actions)):
+    for position, action in enumerate(actions):  # already checked by host.setup_actions
         digest = hashlib.sha256(json.dumps(action.model_dump(mode="json", by_alias=True), sort_keys=True).encode())
         key = f"setup-{digest.hexdigest()[:28]}"
         stamped = stamp(action, name, key)

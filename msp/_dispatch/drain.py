@@ -162,7 +162,7 @@ class Dispatcher:
         project_root: Path,
         *,
         executors: Mapping[str, Any] | None = None,
-        executor_paths: Mapping[str, str] | None = None,
+        executor_kinds: Mapping[str, Any] | None = None,
         holds_lock: bool = False,
         progress: Callable[[DrainReport], None] | None = None,
         rng: random.Random | None = None,
@@ -171,7 +171,7 @@ class Dispatcher:
         self.integrations = dict(integrations)
         self.config = config
         self.project_root = project_root
-        self.registry = Registry(executors, executor_paths)
+        self.registry = Registry(executors, executor_kinds)
         self.holds_lock = holds_lock
         self.progress = progress
         self.rng = rng or random.Random()
@@ -450,7 +450,7 @@ class Dispatcher:
         actions: list[tuple[ActionRow, Any]] = []
         for i, row in enumerate(run):
             try:
-                actions.append((row, _parse(row)))
+                actions.append((row, _parse(self.registry, row)))
             except ValueError as exc:
                 if actions:  # keep order: deliver what precedes it; it comes up again as a head
                     for later in run[i:]:
@@ -532,7 +532,7 @@ class Dispatcher:
                             status_code=outcome.status_code)
             if outcome.follow_ups:
                 try:
-                    update.follow_ups = _follow_ups(row, outcome.follow_ups, lane.info)
+                    update.follow_ups = _follow_ups(row, outcome.follow_ups, lane.info, self.registry)
                 except ValueError as exc:
                     update = Update(row.id, "dead", attempts=row.attempts + 1, status_code=outcome.status_code,
                                     error=scrub(f"delivered, but returned an invalid follow-up action: {exc}"))
@@ -580,23 +580,21 @@ class Dispatcher:
             self.progress(self.report)
 
 
-def _parse(row: ActionRow) -> Any:
+def _parse(registry: Registry, row: ActionRow) -> Any:
     from pydantic import ValidationError
 
-    from msp._model.actions import action_from_dict
-
     try:
-        return action_from_dict(row.payload)
+        return registry.parse(row.payload)
     except ValidationError as exc:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else "invalid") from None
 
 
-def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo) -> list[FollowUp]:
+def _follow_ups(parent: ActionRow, items: list[Any], info: IntegrationInfo, registry: Registry) -> list[FollowUp]:
     from msp._model.actions import idempotency_key, stamp
     from msp._plugins.host import normalise
 
     try:
-        actions = normalise(items)
+        actions = normalise(items, registry.models)
     except Exception as exc:
         raise ValueError(str(exc)) from None
     out = []

@@ -29,6 +29,11 @@ def lock_for(project: Project) -> DrainLock:
 def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
     """Every configured integration with its merged config (plugin defaults under what the
     user wrote) and host settings; those that failed to load carry their error."""
+    return plugins_for(project)[0]
+
+
+def plugins_for(project: Project) -> tuple[dict[str, IntegrationInfo], dict[str, Any]]:
+    """:func:`integrations_for`, and the action kinds (with executors) the loaded plugins register."""
     from msp._logging import get_log
     from msp._plugins.host import build_host
 
@@ -37,7 +42,10 @@ def integrations_for(project: Project) -> dict[str, IntegrationInfo]:
                       cache_dir=project.cache_dir, project_root=project.root)
     for broken in host.broken:
         get_log().log("warning", "integration not loaded", integration=broken.name, error=broken.error)
-    return integrations_from_host(host)
+    kinds: dict[str, Any] = dict(host.executor_kinds())
+    for failed in host.executor_errors:
+        get_log().log("warning", "executors not registered", integration=failed.name, error=failed.error)
+    return integrations_from_host(host), kinds
 
 
 def integrations_from_host(host: PluginHost) -> dict[str, IntegrationInfo]:
@@ -60,6 +68,7 @@ def drain_project(
     store: SqliteStore | None = None,
     integrations: Mapping[str, IntegrationInfo] | None = None,
     executors: Mapping[str, Any] | None = None,
+    executor_kinds: Mapping[str, Any] | None = None,
     progress: Callable[[DrainReport], None] | None = None,
 ) -> DrainReport:
     """Deliver the project's outbox. One drain at a time: a background drain quits when
@@ -87,11 +96,16 @@ def drain_project(
     db = store if store is not None else SqliteStore(project.db_path, synchronous="normal")
     total = DrainReport()
     try:
-        infos = dict(integrations) if integrations is not None else integrations_for(project)
+        kinds = executor_kinds
+        if integrations is not None:
+            infos = dict(integrations)
+        else:
+            infos, found = plugins_for(project)
+            kinds = found if kinds is None else kinds
         while True:
             run_started = now_ms()
             dispatcher = Dispatcher(db, infos, project.config.dispatch, project.root, executors=executors,
-                                    holds_lock=True, progress=progress)
+                                    executor_kinds=kinds, holds_lock=True, progress=progress)
             opts = DrainOptions(
                 wait=wait or background,
                 integration=integration,

@@ -4,6 +4,9 @@ in the dispatcher, so an executor only says what happened to each action it was 
 An executor is chosen by action ``kind``. ``execute_batch`` receives consecutive actions of one
 integration and kind (an executor may deliver them together, say in one database transaction); the
 default loops over ``execute``.
+
+Which executor serves which kind is contributed by plugins through ``msp_register_executors``
+as :class:`ExecutorKind` values (the core's own through :mod:`msp._executors.builtin`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from msp._secrets import resolve_secret
+
+if TYPE_CHECKING:
+    from msp._model.actions import Action
 
 OutcomeStatus = Literal["done", "retry", "dead", "wait"]
 
@@ -81,3 +87,29 @@ class HandlerExecutor(BaseExecutor):
     async def execute(self, action: Any, ctx: ExecutionContext) -> Outcome:
         self.seen.append(action)
         return self.handler(action, ctx)
+
+
+@dataclass(frozen=True)
+class ExecutorKind:
+    """One action kind a plugin contributes: its model and how to build its executor.
+
+    ``factory`` is called (without arguments) only when a drain first delivers an action of
+    this kind, so heavy drivers are imported inside it, not where the plugin is imported.
+    """
+
+    action: type[Action]
+    factory: Callable[[], Executor]
+
+    def __post_init__(self) -> None:
+        from msp._model.actions import kind_of
+
+        kind_of(self.action)  # raises TypeError naming the class when it is no action model
+        if not callable(self.factory):
+            raise TypeError(f"ExecutorKind({self.action.__name__}): factory must be callable, "
+                            f"got {type(self.factory).__name__}")
+
+    @property
+    def kind(self) -> str:
+        from msp._model.actions import kind_of
+
+        return kind_of(self.action)

@@ -3,24 +3,37 @@
 An integration builds an action without ``integration`` or ``idempotency_key``; the host
 stamps both when it plans the action, deriving the key from (event, integration, position) so
 the same event planned twice yields the same keys and the outbox stores each action once.
+
+The set of kinds is open: every model here subclasses :class:`Action` with a ``kind`` literal,
+and plugins add kinds by registering a model with its executor (``msp_register_executors``).
+Code that parses or describes actions takes the table of kinds it knows (``kinds``); without
+one it knows the built-in models. Parsing looks the model up by ``kind`` and validates only
+that model, so no schema of the whole union is built unless ``msp schema actions`` asks.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 
-class _Action(BaseModel):
+class Action(BaseModel):
+    """Base class of every action model. A subclass declares ``kind: Literal["name"] = "name"``
+    and the data its executor needs; instances are frozen and reject unknown fields."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    if TYPE_CHECKING:  # each concrete model declares it as a one-value Literal
+        kind: str
 
     integration: str = Field("", description="Set by the host: the integration that planned it.")
     idempotency_key: str = Field("", description="Set by the host: stable across re-planning.")
 
 
-class CypherQuery(_Action):
+class CypherQuery(Action):
     """A parameterised Cypher statement for the integration's graph."""
 
     kind: Literal["cypher"] = "cypher"
@@ -29,7 +42,7 @@ class CypherQuery(_Action):
     database: str | None = Field(None, description="Database (Neo4j) or graph (FalkorDB); default from config.")
 
 
-class GraphQLRequest(_Action):
+class GraphQLRequest(Action):
     """A GraphQL operation POSTed to the integration's endpoint. Values go in ``variables``."""
 
     kind: Literal["graphql"] = "graphql"
@@ -38,7 +51,7 @@ class GraphQLRequest(_Action):
     operation_name: str | None = None
 
 
-class HttpRequest(_Action):
+class HttpRequest(Action):
     """A JSON request to the integration's base URL (or another URL-valued config key)."""
 
     kind: Literal["http"] = "http"
@@ -62,7 +75,7 @@ class HttpRequest(_Action):
         return value
 
 
-class FileWrite(_Action):
+class FileWrite(Action):
     """Write a file inside the integration's root folder, atomically."""
 
     kind: Literal["file"] = "file"
@@ -75,7 +88,7 @@ class FileWrite(_Action):
     )
 
 
-class PowerShellCall(_Action):
+class PowerShellCall(Action):
     """A function of a PowerShell integration module, run by the bridge at dispatch."""
 
     kind: Literal["powershell"] = "powershell"
@@ -83,33 +96,71 @@ class PowerShellCall(_Action):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-Action = Annotated[
-    CypherQuery | GraphQLRequest | HttpRequest | FileWrite | PowerShellCall,
-    Field(discriminator="kind"),
-]
-ACTION_TYPES: tuple[type[_Action], ...] = (CypherQuery, GraphQLRequest, HttpRequest, FileWrite, PowerShellCall)
-_adapter: TypeAdapter[Any] | None = None
+#: The models msp itself defines, by kind. Their executors register through the core plugin
+#: (``msp._executors.builtin``); ``cypher``'s through the neo4j integration.
+BUILTIN_ACTIONS: dict[str, type[Action]] = {
+    "cypher": CypherQuery,
+    "graphql": GraphQLRequest,
+    "http": HttpRequest,
+    "file": FileWrite,
+    "powershell": PowerShellCall,
+}
+ACTION_TYPES: tuple[type[Action], ...] = tuple(BUILTIN_ACTIONS.values())
+
+KindTable = Mapping[str, type[Action]]
 
 
-def action_adapter() -> TypeAdapter[Any]:
-    global _adapter
-    if _adapter is None:
-        _adapter = TypeAdapter(Action)
-    return _adapter
+class UnknownActionKind(ValueError):
+    """An action of a kind no installed plugin registers."""
+
+    def __init__(self, kind: object) -> None:
+        super().__init__(f"action kind {kind!r} is not known: no installed plugin registers it")
+        self.kind = kind
 
 
-def action_from_dict(data: dict[str, Any]) -> Any:
-    """Rebuild an action from its stored form."""
-    return action_adapter().validate_python(data)
+def kind_of(model: type[Action]) -> str:
+    """The ``kind`` literal a model declares; TypeError when it declares none."""
+    field = model.model_fields.get("kind") if isinstance(model, type) and issubclass(model, Action) else None
+    if field is None or not isinstance(field.default, str) or not field.default:
+        raise TypeError(
+            f"{getattr(model, '__name__', model)!r} is not an action model: subclass msp.Action and declare "
+            'kind: Literal["name"] = "name"'
+        )
+    return field.default
 
 
-def action_to_dict(action: _Action) -> dict[str, Any]:
+def action_from_dict(data: Mapping[str, Any], kinds: KindTable | None = None) -> Any:
+    """Rebuild an action from its stored form (or a hook's dict) by its ``kind``.
+
+    Raises :class:`UnknownActionKind` for a kind not in ``kinds`` (default: the built-ins) and
+    pydantic's ``ValidationError`` for data its model rejects.
+    """
+    table = BUILTIN_ACTIONS if kinds is None else kinds
+    kind = data.get("kind")
+    model = table.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise UnknownActionKind(kind)
+    return model.model_validate(dict(data))
+
+
+def action_to_dict(action: Action) -> dict[str, Any]:
     return action.model_dump(mode="json", by_alias=True)
 
 
-def actions_json_schema() -> dict[str, Any]:
+def action_adapter(kinds: KindTable | None = None) -> TypeAdapter[Any]:
+    """A TypeAdapter of the discriminated union of ``kinds`` (built only when asked for)."""
+    models = tuple((BUILTIN_ACTIONS if kinds is None else kinds).values())
+    if not models:
+        raise ValueError("no action kinds are registered")
+    if len(models) == 1:
+        return TypeAdapter(models[0])
+    union: Any = Union[models]  # noqa: UP007  (a union built at run time from the table)
+    return TypeAdapter(Annotated[union, Field(discriminator="kind")])
+
+
+def actions_json_schema(kinds: KindTable | None = None) -> dict[str, Any]:
     """The JSON Schema of every action kind, as ``msp schema actions`` prints it."""
-    schema = action_adapter().json_schema(by_alias=True)
+    schema = action_adapter(kinds).json_schema(by_alias=True)
     schema["title"] = "msp action"
     return schema
 
@@ -119,5 +170,5 @@ def idempotency_key(event_id: str, integration: str, position: int | str) -> str
     return digest[:32]
 
 
-def stamp(action: _Action, integration: str, key: str) -> Any:
+def stamp(action: Action, integration: str, key: str) -> Any:
     return action.model_copy(update={"integration": integration, "idempotency_key": key})

@@ -17,14 +17,27 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from msp._model.actions import ACTION_TYPES, action_adapter, idempotency_key, stamp
+from msp._model.actions import (
+    ACTION_TYPES,
+    BUILTIN_ACTIONS,
+    Action,
+    UnknownActionKind,
+    action_from_dict,
+    idempotency_key,
+    stamp,
+)
 from msp._store.interface import HookFailure, PlannedAction, PlanResult
 from msp.errors import ConfigError, PluginError
 from msp.hooks import PROJECT, specs
+
+if TYPE_CHECKING:
+    from msp._executors import ExecutorKind
+    from msp._model.actions import KindTable
+    from msp._model.findings import Finding
 
 ENTRY_POINT_GROUP = "msp.integrations"
 #: Keys of an ``[integrations.NAME]`` section that belong to the host, not the integration.
@@ -58,6 +71,17 @@ class Integration:
 class BrokenIntegration:
     name: str
     error: str
+
+
+def _declared(plugin: object) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    """The plugin's declared ``defaults`` and ``config_schema``, checked for their type."""
+    found = []
+    for attr, what in (("defaults", "a dict of default config values"), ("config_schema", "a dict (a JSON Schema)")):
+        value = getattr(plugin, attr, None)
+        if value is not None and not isinstance(value, Mapping):
+            raise PluginError(f"{attr} is {type(value).__name__}, expected {what}")
+        found.append(value)
+    return found[0], found[1]
 
 
 def split_section(section: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -173,6 +197,15 @@ class PluginHost:
         #: MSP_TRACE_HOOKS=1 prints every hook call, its integration and what it returned.
         self.trace = bool(os.environ.get("MSP_TRACE_HOOKS"))
         self._by_plugin: dict[int, str] = {}
+        #: Contributions (``msp_register_executors``) that failed, by plugin; the plugin's
+        #: recording hooks still run.
+        self.executor_errors: list[BrokenIntegration] = []
+        self._kinds: dict[str, ExecutorKind] | None = None
+        # The core's executors are a plugin like any other (registered first, so a plugin
+        # cannot take over a built-in kind). The module is light: factories import lazily.
+        from msp._executors import builtin
+
+        self.pm.register(builtin, name=builtin.NAME)
 
     # --- loading -------------------------------------------------------------------------
 
@@ -182,16 +215,18 @@ class PluginHost:
         own, host = split_section(section)
         try:
             factory = getattr(plugin, "create_integration", None)
-            if callable(factory):
+            if factory is not None:
+                if not callable(factory):
+                    raise PluginError(f"create_integration is {type(factory).__name__}, expected a function "
+                                      "(name, config, project_root) returning the plugin object")
                 import inspect
 
                 wants_root = "project_root" in inspect.signature(factory).parameters
                 plugin = factory(name, own, project_root=project_root) if wants_root else factory(name, own)
+            defaults, schema = _declared(plugin)
             # Documented defaults of the integration sit under what the user wrote.
-            defaults = getattr(plugin, "defaults", None)
-            if isinstance(defaults, Mapping):
+            if defaults is not None:
                 own = {**defaults, **own}
-            schema = getattr(plugin, "config_schema", None)
             if validate and schema is not None:
                 problems = config_errors(schema, own, f"integrations.{name}")
                 if problems:
@@ -266,7 +301,7 @@ class PluginHost:
             integration = self.integrations[name]
             try:
                 raw = self._call(impl, {**kwargs, "config": integration.config})
-                actions = normalise(raw)
+                actions = normalise(raw, self.action_kinds)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # SystemExit and overruns too: contained, attributed
@@ -312,23 +347,143 @@ class PluginHost:
         plugin = self.pm.get_plugin(name)
         return sorted(c.name for c in self.pm.get_hookcallers(plugin) or []) if plugin else []
 
+    # --- contributions: executors, set-up, checks ------------------------------------------
 
-def normalise(raw: Any) -> list[Any]:
-    """Accept an action, a list of them, or None; anything else is the integration's error."""
+    def executor_kinds(self) -> dict[str, ExecutorKind]:
+        """Every action kind the loaded plugins (the core first) register, with its executor.
+
+        Asked once per host, and only by what needs the table (a drain, ``msp schema
+        actions``, a hook returning a kind that is not built in). A plugin whose contribution
+        raises, is not an ``ExecutorKind``, or claims a kind another plugin registered with a
+        different model is recorded in ``executor_errors``; the rest still count.
+        """
+        if self._kinds is not None:
+            return self._kinds
+        from msp._executors import ExecutorKind
+
+        kinds: dict[str, ExecutorKind] = {}
+        owners: dict[str, str] = {}
+        for impl in self.pm.hook.msp_register_executors.get_hookimpls():  # registration order
+            who = self.pm.get_name(impl.plugin) or repr(impl.plugin)
+            try:
+                raw = self._call(impl, {})
+                items = [] if raw is None else list(raw) if isinstance(raw, list | tuple) else [raw]
+                for item in items:
+                    if not isinstance(item, ExecutorKind):
+                        raise TypeError(f"returned {type(item).__name__}, expected msp.executors.ExecutorKind, "
+                                        "a list of them, or None")
+                    held = kinds.get(item.kind)
+                    if held is not None and held.action is not item.action:
+                        raise ValueError(f"action kind {item.kind!r} is already registered by {owners[item.kind]} "
+                                         f"with model {held.action.__qualname__}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                self.executor_errors.append(BrokenIntegration(who, f"msp_register_executors: {_describe(exc)}"))
+                continue
+            for item in items:
+                kinds.setdefault(item.kind, item)
+                owners.setdefault(item.kind, who)
+        self._kinds = kinds
+        return kinds
+
+    def action_kinds(self) -> dict[str, type[Action]]:
+        """Action models by kind: the built-ins and every model a loaded plugin registers."""
+        return {kind: entry.action for kind, entry in self.executor_kinds().items()}
+
+    def call_one(self, hook: str, name: str, **kwargs: Any) -> Any:
+        """Call one integration's implementation of ``hook`` alone (``config`` is added);
+        ``None`` when it has none. Whatever the implementation raises propagates."""
+        impl = self._impl_for(hook, name)
+        if impl is None:
+            return None
+        return self._call(impl, {**kwargs, "config": self.integrations[name].config})
+
+    def setup_actions(self, name: str) -> list[Action]:
+        """The actions of ``msp_setup`` for one integration; PluginError when the hook fails."""
+        try:
+            return normalise(self.call_one("msp_setup", name), self.action_kinds)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise PluginError(f"integration {name!r}: msp_setup failed: {_describe(exc)}",
+                              "fix the integration or its config, then run the set-up again") from None
+
+    def doctor(self, name: str, online: bool, project_root: Path) -> tuple[list[Finding], list[Action]]:
+        """``msp_doctor`` of one integration: its findings, and the probe actions it asked for.
+
+        A hook that fails, or returns something that is neither a finding nor an action, is
+        itself a ``problem`` finding.
+        """
+        from msp._model.findings import Finding
+
+        try:
+            raw = self.call_one("msp_doctor", name, online=online, project_root=project_root)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            return [Finding(severity="problem", message=f"msp_doctor failed: {_describe(exc)}",
+                            fix="report it to the integration's authors")], []
+        findings: list[Finding] = []
+        probes: list[Action] = []
+        items = [] if raw is None else list(raw) if isinstance(raw, list | tuple) else [raw]
+        for item in items:
+            try:
+                if isinstance(item, Finding):
+                    findings.append(item)
+                elif isinstance(item, dict) and "severity" in item:
+                    findings.append(Finding.model_validate(item))
+                else:
+                    probes += normalise(item, self.action_kinds)
+            except Exception as exc:
+                findings.append(Finding(severity="problem",
+                                        message=f"msp_doctor returned an item msp cannot use: {_describe(exc)}",
+                                        fix="return msp.Finding items and probe actions"))
+        return findings, probes
+
+
+_BUILTIN_TYPES = frozenset(ACTION_TYPES)
+
+
+def normalise(raw: Any, kinds: KindTable | Callable[[], KindTable] | None = None) -> list[Any]:
+    """Accept an action, a list of them, or None; anything else is the integration's error.
+
+    ``kinds`` is the table of action kinds the caller knows (or a function returning it, asked
+    only when an item is not a built-in action: the recording hot path never builds it);
+    default: the built-in kinds. An action of a kind not in it is an error naming the kind.
+    """
     if raw is None:
         return []
     items = raw if isinstance(raw, list | tuple) else [raw]
+    table: KindTable | None = None
+
+    def known() -> KindTable:
+        nonlocal table
+        if table is None:
+            table = BUILTIN_ACTIONS if kinds is None else kinds() if callable(kinds) else kinds
+        return table
+
     out = []
     for i, item in enumerate(items):
-        if isinstance(item, ACTION_TYPES):
+        where = f"item {i} of the returned list" if items is raw else "the return value"
+        if type(item) in _BUILTIN_TYPES:
+            out.append(item)
+        elif isinstance(item, Action):
+            kind = getattr(item, "kind", None)
+            model = known().get(kind) if isinstance(kind, str) else None
+            if model is None:
+                raise UnknownActionKind(kind)
+            if not isinstance(item, model):
+                raise TypeError(f"{where} is a {type(item).__name__} of kind {kind!r}, but that kind is "
+                                f"registered with the model {model.__qualname__}")
             out.append(item)
         elif isinstance(item, dict) and "kind" in item:
-            out.append(action_adapter().validate_python(item))
+            out.append(action_from_dict(item, known()))
         else:
-            where = f"item {i} of the returned list" if items is raw else "the return value"
             raise TypeError(
                 f"{where} is {type(item).__name__}, expected an action "
-                f"({', '.join(t.__name__ for t in ACTION_TYPES)}), a list of actions, or None"
+                f"({', '.join(t.__name__ for t in ACTION_TYPES)}, or a registered msp.Action kind), "
+                "a list of actions, or None"
             )
     return out
 
@@ -373,6 +528,43 @@ def _call_with_timeout(fn: Callable[..., Any], args: Mapping[str, Any], timeout_
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def add_commands(cli: Any) -> list[BrokenIntegration]:
+    """Let every installed integration add its subcommands to ``cli`` (``msp_register_commands``).
+
+    Installed means an entry point in ``msp.integrations``, enabled in config or not (a command
+    may be what sets the integration up); ``MSP_LOAD_PLUGINS`` narrows it. Each plugin is
+    imported and called alone: one that fails to import, or raises, is returned with its name
+    and the others still add theirs.
+    """
+    from importlib.metadata import entry_points
+
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(specs)
+    allow = _allowlist()
+    failed: list[BrokenIntegration] = []
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    for name, ep in sorted(found.items()):
+        if allow is not None and name not in allow:
+            continue
+        try:
+            plugin = ep.load()
+            if not pm.is_registered(plugin):
+                pm.register(plugin, name=name)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # an import that raises SystemExit must not stop msp either
+            failed.append(BrokenIntegration(name, f"import failed: {_describe(exc)}"))
+    for impl in pm.hook.msp_register_commands.get_hookimpls():
+        try:
+            impl.function(**{arg: cli for arg in impl.argnames if arg == "cli"})
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            who = pm.get_name(impl.plugin) or "?"
+            failed.append(BrokenIntegration(who, f"msp_register_commands: {_describe(exc)}"))
+    return failed
 
 
 def build_host(

@@ -2,10 +2,10 @@
 
 Public helpers for the rest of msp (imported lazily: nothing heavy loads with this package):
 
-``doctor(name, config, project_root, online=False) -> list[str]``
-    Checks a PowerShell integration's module and reports which hook functions it defines;
-    with ``online=True`` also opens a runspace, imports the module and runs Initialize. Lines
-    start with ``ok:``, ``skip:``, ``warning:`` or ``error:``.
+``doctor(name, config, project_root, online=False) -> list[Finding | PowerShellCall]``
+    Checks a PowerShell integration's module and reports which hook functions it defines, as
+    :class:`msp.Finding` items; with ``online=True`` it adds a probe action that, run by the
+    host through the bridge, opens a runspace, imports the module and runs Initialize.
 ``export(name, config, project_root, sessions) -> str | None``
     Runs ``Export-<P>Context`` for the sessions and returns what it rendered.
 """
@@ -19,7 +19,7 @@ from typing import Any
 __all__ = ["doctor", "export"]
 
 
-def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
+def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[Any]:
     from msp._powershell._doctor import doctor as run
 
     return run(name, config, project_root, online)

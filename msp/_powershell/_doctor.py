@@ -10,64 +10,59 @@ from typing import Any
 from msp._powershell._scan import HOOK_FUNCTIONS, function_name, scan_module
 from msp._powershell._settings import parse_settings
 
+#: What the online probe calls: a cmdlet every PowerShell has, which does nothing. The check is
+#: what the bridge does before any call: open the runspace, import the module, run Initialize.
+PROBE_FUNCTION = "Out-Null"
 
-def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
-    """Findings about one PowerShell integration, one line each, worst first in wording.
 
-    Lines start with ``ok:``, ``skip:`` (a hook function the module does not define: that moment
-    is skipped), ``warning:`` or ``error:``. Offline it only reads files; with ``online=True`` it
-    opens a runspace (local pwsh or WinRM), imports the module and runs Initialize.
+def doctor(name: str, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[Any]:
+    """Findings about one PowerShell integration (``msp_doctor``), and with ``online`` a probe.
+
+    Offline it only reads the module file: whether it exists, which hook functions it defines
+    (a missing one is ``info``: that moment is skipped), and whether the local ``pwsh`` is on
+    PATH. With ``online=True`` it adds a ``powershell`` probe action; the host runs it through
+    the bridge, which opens a runspace (local pwsh or WinRM), imports the module and runs
+    Initialize, so a failure there (or Initialize returning ``$false``) is reported as a problem.
     """
+    from msp._model.actions import PowerShellCall
+    from msp._model.findings import Finding
     from msp.errors import MspError
 
-    lines: list[str] = []
     try:
         settings = parse_settings(name, config)
     except MspError as exc:
-        return [f"error: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")]
+        return [Finding(severity="problem", message=exc.message, fix=exc.hint)]
     path = settings.module_path(project_root)
     try:
         scan = scan_module(path)
     except OSError as exc:
-        return [f"error: module {settings.module} cannot be read ({path}): {exc.strerror or exc}"]
-    lines.append(f"ok: module {settings.module} found ({len(scan.functions)} functions)")
+        return [Finding(severity="problem",
+                        message=f"module {settings.module} cannot be read ({path}): {exc.strerror or exc}",
+                        fix=f'fix module = "..." in [integrations.{name}] (a path relative to the project root)')]
+    found: list[Any] = [
+        Finding(severity="ok", message=f"module {settings.module} found ({len(scan.functions)} functions)"),
+    ]
     for moment in HOOK_FUNCTIONS:
         fn = function_name(moment, settings.prefix)
         if scan.has(fn):
-            lines.append(f"ok: {fn} defined ({moment})")
+            found.append(Finding(severity="ok", message=f"{fn} defined ({moment})"))
         else:
-            lines.append(f"skip: {fn} not defined; {moment} is skipped")
+            found.append(Finding(severity="info", message=f"{fn} not defined; {moment} is skipped"))
     if not any(scan.has(function_name(m, settings.prefix)) for m in HOOK_FUNCTIONS):
         others = ", ".join(sorted(scan.functions)[:8]) or "none"
-        lines.append(f"warning: no function matches prefix {settings.prefix!r} (functions found: {others})")
+        found.append(Finding(severity="warning",
+                             message=f"no function matches prefix {settings.prefix!r} (functions found: {others})",
+                             fix=f"set prefix (or [integrations.{name}.functions]) to match the module's names"))
     if settings.transport == "local":
         import shutil
 
         if shutil.which(settings.pwsh) is None:
-            lines.append(f"warning: PowerShell executable {settings.pwsh!r} is not on PATH; actions will wait")
+            found.append(Finding(severity="warning",
+                                 message=f"PowerShell executable {settings.pwsh!r} is not on PATH; actions will wait",
+                                 fix='install PowerShell 7 or set pwsh = "/path/to/pwsh"'))
     if online:
-        lines += asyncio.run(_online(name, config, project_root, settings.prefix))
-    return lines
-
-
-async def _online(name: str, config: Mapping[str, Any], project_root: Path, prefix: str) -> list[str]:
-    from msp._powershell._runtime import Bridge, _NotReady
-
-    bridge = Bridge()
-    slot = bridge.slot(name, config)
-    settings = parse_settings(name, config)
-    try:
-        await asyncio.wait_for(bridge._ready(slot, settings, config, name, project_root), settings.timeout_s)
-    except _NotReady as exc:
-        return [f"error: {exc.message}"]
-    except Exception as exc:
-        return [f"error: opening a runspace failed: {type(exc).__name__}: {exc}"]
-    finally:
-        await bridge.aclose()
-    fn = function_name("initialize", prefix)
-    if slot.disabled is not None:
-        return [f"warning: {slot.disabled}"]
-    return [f"ok: runspace opened ({settings.transport}), module imported, {fn} ran"]
+        found.append(PowerShellCall(function=PROBE_FUNCTION))
+    return found
 
 
 def export(name: str, config: Mapping[str, Any], project_root: Path, sessions: list[Any]) -> str | None:

@@ -105,8 +105,9 @@ class PowerShellIntegration:
 
         return run_export(self, sessions, self.project_root)
 
-    def doctor(self, config: Mapping[str, Any], project_root: Path, online: bool = False) -> list[str]:
-        """What ``msp integrations doctor`` shows for this integration (see :func:`msp._powershell.doctor`)."""
+    @hookimpl
+    def msp_doctor(self, config: dict[str, Any], online: bool, project_root: Path) -> list[Any]:
+        """Findings about the module, and with ``online`` a probe (see :func:`msp._powershell.doctor`)."""
         from msp._powershell._doctor import doctor
 
         return doctor(self.name, config, project_root, online)

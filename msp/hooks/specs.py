@@ -130,7 +130,8 @@ def msp_register_commands(cli: Any) -> None:
     """Add subcommands to ``msp`` (as ``llm`` does).
 
     Called only when the invoked command is not one of msp's own (and for ``msp --help``), so
-    core commands never import a plugin for this.
+    core commands never import a plugin for this. Every installed integration is asked, enabled
+    in config or not; one that fails to import or raises is a warning naming it.
 
     :param cli: the ``typer.Typer`` application; add commands with ``@cli.command()`` or a
         group with ``cli.add_typer(group, name=...)``. Command bodies should import what they

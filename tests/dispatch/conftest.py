@@ -60,14 +60,14 @@ class Outbox:
         wait: bool = True,
         deadline_s: float = 20.0,
         holds_lock: bool = True,
-        executor_paths: Mapping[str, str] | None = None,
+        executor_kinds: Mapping[str, Any] | None = None,
         limit: int | None = None,
         **config: Any,
     ) -> DrainReport:
         infos = integrations or {"hook": IntegrationInfo("hook", {"base_url": "http://127.0.0.1:9"}, {})}
         dispatcher = Dispatcher(
             self.store, infos, DispatchConfig(**{**FAST, **config}), self.path.parent,
-            executors=executors, executor_paths=executor_paths, holds_lock=holds_lock,
+            executors=executors, executor_kinds=executor_kinds, holds_lock=holds_lock,
         )
         opts = DrainOptions(wait=wait, deadline=time.monotonic() + deadline_s, limit=limit)
         return asyncio.run(dispatcher.run(opts))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import itertools
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from msp._dispatch.drain import IntegrationInfo
-from msp._executors import BaseExecutor, ExecutionContext, HandlerExecutor, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, ExecutorKind, HandlerExecutor, Outcome
 from msp._model.actions import FileWrite, HttpRequest, action_to_dict, stamp
 
 
@@ -161,7 +162,8 @@ def test_a_missing_executor_leaves_its_actions_pending(outbox: Any) -> None:
     (h,) = outbox.add(session="H")
     report = outbox.drain(
         {"http": HandlerExecutor(lambda action, ctx: Outcome("done"))},
-        executor_paths={"file": "msp_no_such_module.nowhere:FileExecutor"}, deadline_s=5,
+        executor_kinds={"file": ExecutorKind(FileWrite, lambda: importlib.import_module("msp_no_such_module"))},
+        deadline_s=5,
     )
     assert outbox.row(h)["status"] == "done"
     row = outbox.row(f)

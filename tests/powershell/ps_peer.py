@@ -120,6 +120,8 @@ class Peer:
                 return Answer(terminating=error_record(f"The specified module '{path}' was not loaded",
                                                        "Modules_ModuleNotFound"))
             return Answer()
+        if name.lower() == "out-null":  # a built-in cmdlet (the doctor's probe): no output
+            return Answer()
         if name.lower() not in self.module.functions:
             return Answer(terminating=command_not_found(name))
         fixture = FIXTURES.get(name.lower())

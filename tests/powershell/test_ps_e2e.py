@@ -78,8 +78,8 @@ def test_a_session_is_delivered_through_the_dispatcher(project_dir: Path, msp_cl
     assert validated.code == 0 and "teamchat" in validated.out, validated.err
     checked = msp_cli("integrations", "doctor", "teamchat", "--online")
     assert checked.code == 0, checked.out + checked.err
-    assert "skip: Add-TeamChatEntity not defined; entity is skipped" in checked.out
-    assert "ok: runspace opened (local), module imported, Initialize-TeamChatIntegration ran" in checked.out
+    assert "info: Add-TeamChatEntity not defined; entity is skipped" in checked.out
+    assert "ok: probe 1 (powershell): done" in checked.out
 
     for args in (["start", "--goal", "Ship the retry worker"], ["update", "Mapped the flow", "25"],
                  ["decide", "Use an outbox table"], ["entity", "RetryWorker"], ["update", "Still going", "30"],

@@ -177,10 +177,6 @@ class Neo4jIntegration:
     def __init__(self) -> None:
         self.defaults = dict(defaults)
 
-    @staticmethod
-    def setup_actions(config: Mapping[str, Any] | None = None) -> list[CypherQuery]:
-        return setup_actions(config)
-
 
 def create_integration(integration_name: str, config: Mapping[str, Any]) -> Neo4jIntegration:
     """Factory the host calls for each section that uses this package."""

@@ -176,21 +176,13 @@ Config = Mapping[str, Any]
 
 
 def graph_cli(root: Path, *args: str) -> tuple[int, str, str]:
-    """``msp graph ARGS`` against the project: (exit code, stdout, stderr).
+    """``msp graph ARGS`` against the project, through the installed ``msp`` command (the group
+    comes from msp-neo4j's ``msp_register_commands``): (exit code, stdout, stderr)."""
+    import os
+    import subprocess
+    import sys
 
-    The group comes from msp-neo4j's ``msp_register_commands`` hook, called with a typer
-    application as the host calls it."""
-    import msp_neo4j
-    import typer
-    from typer.testing import CliRunner
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:  # a callback keeps ``graph`` a named group of this application
-        pass
-
-    msp_neo4j.msp_register_commands(cli=app)
-    result = CliRunner().invoke(app, ["graph", *args], env={"MSP_DIR": str(root / ".msp")},
-                                catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
+    msp = str(Path(sys.executable).with_name("msp"))
+    done = subprocess.run([msp, "graph", *args], cwd=root, env={**os.environ, "MSP_DIR": str(root / ".msp")},
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr

@@ -7,7 +7,6 @@ parameter and refuses writes, and each command prints one JSON document with ``-
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +162,10 @@ def test_query_on_the_embedded_graph_starts_it(tmp_path: Path) -> None:
         _server.stop(data_dir)
 
 
-def test_outside_a_project_the_commands_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MSP_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    code, out, _ = graph_cli(tmp_path / "nowhere", "status", "--json")
-    assert code == 1
+def test_outside_a_project_the_commands_say_so(tmp_path: Path) -> None:
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    code, out, err = graph_cli(nowhere, "status", "--json")
+    assert code == 1, err
     assert json.loads(out)["error"]["code"] == "PROJECT_NOT_FOUND"
-    assert os.listdir(tmp_path) == []
+    assert list(nowhere.iterdir()) == []
