@@ -2,7 +2,7 @@
 """Set up and run the project with nothing but Python 3.11+.
 
     python3 dev.py demo    # set up .venv, then run a demo session end to end
-    python3 dev.py test    # set up .venv, then ruff, mypy and the test suite
+    python3 dev.py test    # set up .venv, then ruff, mypy, the import contracts and the test suite
 
 Set-up creates ``.venv`` and installs msp, every built-in integration (each its own small
 distribution under ``integrations/``) and the dev tools. It is skipped
@@ -68,6 +68,8 @@ def test(extra: list[str]) -> int:
     for step in (
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "mypy"), "msp", "integrations", "benchmarks", "dev.py", "scripts"],
+        # The architecture contracts in pyproject.toml ([tool.importlinter]).
+        [str(BIN / "lint-imports"), "--no-cache"],
     ):
         code = run(*step)
         if code:

@@ -108,8 +108,7 @@ def _session_events(at: datetime, updates: int, decisions: int, closed: bool) ->
 
 
 def _fill(path: Path, sessions: list[list[Event]]) -> int:
-    store = SqliteStore(path, synchronous="normal")
-    store.connection().execute("PRAGMA synchronous=OFF")
+    store = SqliteStore(path, synchronous="off")  # filling a fixture: no fsync needed
     count = 0
     for events in sessions:
         with store.write() as tx:

@@ -1,3 +1,3 @@
-from msp._cli.main import main
+from msp._main import main
 
 main()

@@ -144,8 +144,13 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+            "TOML files are UTF-8: save it again as UTF-8 (without changing anything else)",
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", "check the file's permissions") from exc
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -298,9 +303,26 @@ def open_project(start: Path | None = None, *, required: bool = True) -> Project
                 "run `msp init` in your project's root folder (or set MSP_DIR)",
             )
         return None
+    keep_private(msp_dir)
     config = load_config(msp_dir)
     root = msp_dir.parent
     return Project(root=root, msp_dir=msp_dir, config=config)
+
+
+def keep_private(msp_dir: Path) -> None:
+    """``.msp/`` holds the store, logs and caches: its owner's alone (mode 0700).
+
+    The folder's mode is what guards everything in it (no one else can reach a file inside),
+    so files keep the modes their libraries give them. A folder made before this rule, or by
+    a lax umask, is tightened the next time msp opens it; one owned by someone else is left
+    alone (chmod would fail, and it is not ours to change).
+    """
+    try:
+        st = msp_dir.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            msp_dir.chmod(0o700)
+    except (OSError, AttributeError):  # AttributeError: no geteuid on Windows, where ACLs apply
+        pass
 
 
 CONFIG_TEMPLATE = """\
@@ -339,17 +361,33 @@ CONFIG_TEMPLATE = """\
 """
 
 
+#: Everything msp writes in ``.msp/`` is this machine's own (the store and its WAL files, logs,
+#: caches, the drain lock, an embedded graph's files), except the config, which a team may share.
+#: Ignoring all but two names keeps that true for files a later version adds.
+GITIGNORE = """\
+# Written by msp. The store (msp.db, msp.db-wal, msp.db-shm), logs/, cache/, dispatch.lock and
+# anything else msp keeps here belong to this machine; only config.toml is meant to be shared.
+*
+!.gitignore
+!config.toml
+"""
+
+
 def init_project(root: Path) -> tuple[Path, bool]:
-    """Create ``.msp/`` with a commented config. Returns (dir, created)."""
-    msp_dir = root / MSP_DIR_NAME
+    """Create ``.msp/`` in ``root`` (or at ``$MSP_DIR`` when set, the folder every other
+    command would then use) with a commented config. Returns (dir, created)."""
+    env = os.environ.get(ENV_DIR)
+    msp_dir = Path(env).expanduser().resolve() if env else root / MSP_DIR_NAME
+    root = msp_dir.parent
     created = not msp_dir.exists()
-    msp_dir.mkdir(parents=True, exist_ok=True)
+    msp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keep_private(msp_dir)
     config_path = msp_dir / "config.toml"
     if not config_path.exists():
         config_path.write_text(CONFIG_TEMPLATE.format(name=root.name), encoding="utf-8")
     gitignore = msp_dir / ".gitignore"
     if not gitignore.exists():
-        gitignore.write_text("msp.db*\nlogs/\ncache/\n", encoding="utf-8")
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
     return msp_dir, created
 
 
@@ -364,43 +402,64 @@ def parse_value(raw: str) -> Any:
 def set_value(project: Project, key: str, raw: str) -> Any:
     """Set ``section.key`` (or ``integrations.NAME.key``) in the project's config.toml,
     keeping its comments, after checking the result is valid."""
+    return set_values(project, [(key, parse_value(raw))])[key]
+
+
+def set_values(project: Project, assignments: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Set several keys in one write, checking only the result.
+
+    One check of the whole result is what lets a section with several required keys (Jira
+    needs three) be written at all: checked key by key, each would be refused until the
+    others exist. A section with ``enabled = false`` is kept but not checked against its
+    integration's schema, so it can be filled in over several commands and checked when it
+    is enabled. Nothing is written unless the result is valid.
+    """
     import tomlkit
 
-    parts = key.split(".")
-    if len(parts) < 2 or not all(parts):
-        raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
     from msp._logging import SECRET_KEY
 
-    if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
-        # Refused before anything is written or echoed: secrets are named, never stored.
-        raise ConfigError(
-            f"{key!r} looks like a secret, and msp never writes secrets into config",
-            f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
-            f"or `{key}_keyring service/user`",
-        )
-    value = parse_value(raw)
+    for key, _ in assignments:
+        parts = key.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
+        if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
+            # Refused before anything is written or echoed: secrets are named, never stored.
+            raise ConfigError(
+                f"{key!r} looks like a secret, and msp never writes secrets into config",
+                f"name where it lives instead: `msp config set {key}_env VARIABLE` (an environment variable) "
+                f"or `{key}_keyring service/user`",
+            )
     path = project.config_path
     try:
         doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     except Exception as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the file first") from exc
-    table: Any = doc
-    for part in parts[:-1]:
-        if part not in table:
-            table[part] = tomlkit.table()
-        table = table[part]
-        if not isinstance(table, dict):
-            raise ConfigError(f"{key!r}: {part!r} is not a table", "choose a key inside a [section]")
-    table[parts[-1]] = value
+    touched: list[str] = []
+    for key, value in assignments:
+        parts = key.split(".")
+        table: Any = doc
+        for part in parts[:-1]:
+            if part not in table:
+                table[part] = tomlkit.table()
+            table = table[part]
+            if not isinstance(table, dict):
+                raise ConfigError(f"{key!r}: {part!r} is not a table", "choose a key inside a [section]")
+        table[parts[-1]] = value
+        if parts[0] == "integrations" and len(parts) > 2 and parts[1] not in touched:
+            touched.append(parts[1])
     candidate = tomllib.loads(tomlkit.dumps(doc))
-    _check_layer(candidate, f"{path} (after setting {key})")
-    if parts[0] == "integrations":
-        _check_integration_sections(candidate.get("integrations", {}))
-        _check_integration(parts[1], candidate["integrations"][parts[1]], project)
+    what = ", ".join(k for k, _ in assignments)
+    _check_layer(candidate, f"{path} (after setting {what})")
+    if touched:
+        sections = candidate.get("integrations", {})
+        _check_integration_sections(sections)
+        for name in touched:
+            if sections[name].get("enabled", True) is not False:
+                _check_integration(name, sections[name], project)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     os.replace(tmp, path)
-    return value
+    return dict(assignments)
 
 
 def _check_integration(name: str, section: dict[str, Any], project: Project) -> None:

@@ -10,14 +10,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from msp.errors import MspError
+# Defined with the rest of the public tree; kept importable from here.
+from msp.errors import MissingCredential
 
-
-class MissingCredential(MspError):
-    """A named secret is not available now. Actions needing it wait; they are not dead."""
-
-    code = "CREDENTIAL_MISSING"
-
+__all__ = ["MissingCredential", "is_configured", "resolve_secret", "secret_names"]
 
 def is_configured(config: Mapping[str, Any], key: str) -> bool:
     return any(k in config for k in (key, f"{key}_env", f"{key}_keyring"))

@@ -23,10 +23,10 @@ Retries, rate limits and ordering belong to the dispatcher: an executor only say
         return ExecutorKind(Todo, TodoExecutor)
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the namespace holds exactly what __all__ lists.
 from msp._executors import BaseExecutor, ExecutionContext, Executor, ExecutorKind, Outcome, OutcomeStatus
-from msp._secrets import MissingCredential, is_configured, resolve_secret, secret_names
+from msp._secrets import is_configured, resolve_secret, secret_names
+from msp.errors import MissingCredential
 
 __all__ = [
     "BaseExecutor",

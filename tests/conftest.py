@@ -19,7 +19,6 @@ from msp._store.sqlite import SqliteStore
 
 MSP_BIN = str(Path(sys.executable).with_name("msp"))
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @dataclass

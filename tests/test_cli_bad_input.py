@@ -118,13 +118,14 @@ def test_a_5_mb_update_is_rejected_and_nothing_is_stored(manager: SessionManager
     """5 MB can't pass through a command line (the OS caps one argument at 128 KiB), so this one
     goes through the Python API, which the MCP server shares."""
     manager.start({})
-    con = store.connection()
+    con = sqlite3.connect(store.path)
     before = con.execute("SELECT count(*), max(seq) FROM events").fetchone()
     with pytest.raises(InvalidInput) as caught:
         manager.update({"text": "é" * (5 * 1024 * 1024)})
     assert "5,242,880 characters" in caught.value.message
     assert len(caught.value.message) < 300
     assert con.execute("SELECT count(*), max(seq) FROM events").fetchone() == before
+    con.close()
 
 
 def test_unknown_session_id(active: Any, project_dir: Path) -> None:

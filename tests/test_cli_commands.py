@@ -90,7 +90,7 @@ def test_end_prints_duration_and_progress_delta(msp_cli: Any) -> None:
     assert msp_cli("update", "x", "35").code == 0
     r = msp_cli("end")
     assert r.code == 0
-    assert "10% -> 35% (+25)" in r.out and "after 0m" in r.out
+    assert "10% -> 35% (+25)" in r.out and "after under a minute" in r.out
 
 
 def test_start_defaults_progress_to_where_the_project_stopped(msp_cli: Any) -> None:

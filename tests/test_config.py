@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from msp._config import (
     CONFIG_TEMPLATE,
+    GITIGNORE,
     MspConfig,
     find_msp_dir,
     init_project,
@@ -58,7 +60,7 @@ def test_init_is_idempotent_and_keeps_an_edited_config(tmp_path: Path) -> None:
     again, created = init_project(tmp_path)
     assert again == msp_dir and not created
     assert (msp_dir / "config.toml").read_text() == '[project]\nname = "mine"\n'
-    assert "msp.db" in (msp_dir / ".gitignore").read_text()
+    assert (msp_dir / ".gitignore").read_text() == GITIGNORE
 
 
 def test_the_template_is_valid_and_every_commented_key_is_real(tmp_path: Path) -> None:
@@ -161,3 +163,32 @@ def test_a_validated_config_is_reused_until_a_file_changes(project_dir: Path) ->
     (msp_dir / "config.toml").write_text('[session]\ntimeout_hours = "soon"\n')
     with pytest.raises(ConfigError):
         load_config(msp_dir)
+
+
+def test_a_config_that_is_not_utf8_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
+    msp_dir, _ = init_project(tmp_path)
+    (msp_dir / "config.toml").write_bytes('[project]\nname = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        open_project(tmp_path)
+    assert "is not UTF-8" in caught.value.message and "config.toml" in caught.value.message
+    assert caught.value.hint is not None and "UTF-8" in caught.value.hint
+
+
+def test_init_honours_msp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "state" / "my-msp"
+    monkeypatch.setenv("MSP_DIR", str(elsewhere))
+    msp_dir, created = init_project(tmp_path / "cwd")
+    assert created and msp_dir == elsewhere.resolve()
+    assert (elsewhere / "config.toml").is_file() and not (tmp_path / "cwd" / ".msp").exists()
+    project = open_project(tmp_path / "anywhere")
+    assert project is not None and project.msp_dir == elsewhere.resolve()
+
+
+def test_msp_init_on_the_command_line_honours_msp_dir(msp_cli: Any, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "state" / "team-msp"
+    env = {"MSP_DIR": str(elsewhere)}
+    r = msp_cli("init", "--json", cwd=tmp_path, env=env)
+    assert r.code == 0, r.err
+    assert r.json()["msp_dir"] == str(elsewhere.resolve())
+    assert msp_cli("start", "--goal", "here", cwd=tmp_path, env=env).code == 0
+    assert (elsewhere / "msp.db").is_file()

@@ -25,7 +25,8 @@ def _at(manager: SessionManager, when: datetime) -> SessionManager:
 
 
 def _count(store: SqliteStore) -> int:
-    return int(store.connection().execute("SELECT count(*) FROM events").fetchone()[0])
+    with store.read() as tx:
+        return tx.count_events()
 
 
 def test_a_whole_session_is_a_fold_of_its_events(manager: SessionManager, store: SqliteStore) -> None:

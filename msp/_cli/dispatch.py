@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from msp._cli.main import Context, JsonOpt, _run, app
+from msp._app.context import Context
+from msp._cli.main import JsonOpt, _run, app
 
 if TYPE_CHECKING:
     from msp._dispatch.drain import DrainReport
-    from msp._dispatch.outbox import ActionRow
+    from msp._store.interface import ActionRow, Outbox, QueueOp
 
 QUEUE_OPS = ("list", "show", "retry", "drop", "approve")
 OPEN_STATUSES = ("pending", "held", "in_flight", "dead")
@@ -137,10 +138,10 @@ class _Bar:
     def __init__(self, ctx: Context, integration: str | None) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from msp._dispatch.outbox import Outbox, now_ms
+        from msp._store.outbox_rules import now_ms
 
-        with Outbox(ctx.store).read() as tx:
-            total = tx.pending_due(now_ms(), integration)
+        with ctx.store.read() as tx:
+            total = tx.outbox.pending_due(now_ms(), integration)
         self.progress = Progress(TextColumn("dispatch"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), transient=True)
         self.task = self.progress.add_task("dispatch", total=max(total, 1), info="")
@@ -170,7 +171,7 @@ def queue(
     """The outbox: list, show, retry, drop or approve actions."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        from msp._dispatch.outbox import STATUSES, Outbox
+        from msp._store.interface import STATUSES, Outbox
         from msp.errors import InvalidInput
 
         if op not in QUEUE_OPS:
@@ -213,9 +214,9 @@ def queue(
     _run(as_json, body)
 
 
-def _change(ctx: Context, outbox: Any, op: str, ref: str | None, dead: bool, all_: bool,
+def _change(ctx: Context, outbox: Outbox, op: str, ref: str | None, dead: bool, all_: bool,
             integration: str | None) -> tuple[list[int], str]:
-    from msp._dispatch.outbox import now_ms
+    from msp._store.outbox_rules import QUEUE_OPS, now_ms
     from msp.errors import InvalidInput
 
     bulk = (op in ("retry", "drop") and dead) or (op == "approve" and all_)
@@ -224,26 +225,18 @@ def _change(ctx: Context, outbox: Any, op: str, ref: str | None, dead: bool, all
         raise InvalidInput(f"`msp queue {op}` needs an action ID (or {flag})", "see ids with `msp queue list`")
     if ref is not None and bulk:
         raise InvalidInput("give an ID or a bulk flag, not both", f"e.g. `msp queue {op} {ref}`")
+    queue_op: QueueOp = "retry" if op == "retry" else "drop" if op == "drop" else "approve"
     now = now_ms()
     with outbox.write() as tx:
-        if bulk:
-            source = "held" if op == "approve" else "dead"
-            ids = tx.ids_with_status(source, integration)
+        if ref is None:  # a bulk flag (checked above)
+            ids = tx.ids_with_status("held" if op == "approve" else "dead", integration)
         else:
             row = tx.get(ref)
-            allowed = {"retry": ("dead", "pending", "dropped"), "drop": ("pending", "held", "dead"),
-                       "approve": ("held",)}[op]
-            if row.status not in allowed:
+            if row.status not in QUEUE_OPS[queue_op].sources:
                 raise InvalidInput(f"action #{row.id} is {row.status}; cannot {op} it", _why(op, row.status))
             ids = [row.id]
-        if op == "retry":
-            tx.set_status(ids, "pending", now, reset=True)
-            return ids, "Queued again"
-        if op == "drop":
-            tx.set_status(ids, "dropped", now)
-            return ids, "Dropped"
-        tx.set_status(ids, "pending", now)
-        return ids, "Approved"
+        changed = tx.set_status(ids, queue_op, now)
+    return changed, {"retry": "Queued again", "drop": "Dropped", "approve": "Approved"}[queue_op]
 
 
 def _why(op: str, status: str) -> str:

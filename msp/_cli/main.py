@@ -16,11 +16,16 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+# The application layer the MCP server shares.
+from msp._app.context import OPTIONS, Context
+from msp._app.inputs import parse_date as _date
+from msp._app.queue import counts_by_status as _queue_counts
+from msp._app.recording import after_record as _after_record
+from msp._app.recording import record_text as _record_text
+from msp._model.durations import format_duration
+
 if TYPE_CHECKING:
-    from msp._config import Project
-    from msp._model.models import Source
     from msp._session.manager import Recorded, SessionManager
-    from msp._store.sqlite import SqliteStore
 
 app = typer.Typer(
     name="msp",
@@ -32,80 +37,8 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show, check and change configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
-_state: dict[str, Any] = {"debug": False}
-
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
 DryRunOpt = typer.Option(False, "--dry-run", help="Print the actions it would plan; store nothing.")
-
-
-class Context:
-    """What a command needs, opened on first use."""
-
-    def __init__(self, source: Source = "cli") -> None:
-        self._project: Project | None = None
-        self._store: SqliteStore | None = None
-        self._manager: SessionManager | None = None
-        self.source = source
-
-    @property
-    def project(self) -> Project:
-        if self._project is None:
-            from msp._config import open_project
-            from msp._logging import configure
-
-            project = open_project()
-            assert project is not None
-            self._project = project
-            configure(project.logs_dir, project.config.logging.level)
-        return self._project
-
-    @property
-    def store(self) -> SqliteStore:
-        if self._store is None:
-            from msp._store.sqlite import SqliteStore
-
-            self._store = SqliteStore(self.project.db_path, synchronous=self.project.config.store.synchronous)
-        return self._store
-
-    @property
-    def manager(self) -> SessionManager:
-        if self._manager is None:
-            from msp._session.manager import SessionManager
-
-            project = self.project
-            self._manager = SessionManager(
-                self.store,
-                self.plugins(),
-                default_project=project.name,
-                source=self.source,
-                timeout_hours=project.config.session.timeout_hours,
-            )
-        return self._manager
-
-    def plugins(self, only: list[str] | None = None) -> Any:
-        config = self.project.config
-        if not config.integrations and only is None:
-            return None
-        from msp._logging import get_log
-        from msp._plugins.host import build_host
-
-        host = build_host(
-            config.integrations,
-            hook_timeout_ms=config.plugins.hook_timeout_ms,
-            only=only,
-            cache_dir=self.project.cache_dir,
-            project_root=self.project.root,
-        )
-        for broken in host.broken:
-            get_log().warning(
-                f"integration {broken.name!r} is not loaded: {broken.error} (this command still records; "
-                f"once fixed, back-fill it with `msp replay --integration {broken.name} --since 1d`)"
-            )
-        return host
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
@@ -126,7 +59,7 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
         _emit(as_json, data, text)
     except MspError as exc:
         code = exc.exit_code
-        if _state["debug"]:
+        if OPTIONS.debug:
             import traceback
 
             traceback.print_exc()
@@ -139,7 +72,7 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
         code = 130
     except Exception as exc:  # the last line of defence: say so, keep the traceback for --debug
         code = 70
-        if _state["debug"]:
+        if OPTIONS.debug:
             raise
         message = f"internal error: {type(exc).__name__}: {exc}"
         if as_json:
@@ -167,61 +100,12 @@ def _progress(raw: str | None) -> int | str | None:
         ) from None
 
 
-def _date(raw: str | None) -> datetime | None:
-    if raw is None:
-        return None
-    from datetime import UTC, timedelta
-
-    from msp.errors import InvalidInput
-
-    text = raw.strip()
-    if text.endswith("d") and text[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(days=int(text[:-1]))
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{raw!r} is not a date", "use YYYY-MM-DD, an ISO time, or 7d for 7 days ago") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _after_record(ctx: Context, rec: Recorded) -> None:
-    from msp._logging import get_log
-
-    log = get_log()
-    for warning in rec.warnings:
-        log.warning(warning)
-    log.log("info", "recorded", event_id=rec.event.id, type=rec.event.type, session=rec.event.session_id,
-            actions=len(rec.planned.actions))
-    if any(not a.held for a in rec.planned.actions):
-        # Delivery as the config's dispatch mode says; imports nothing heavy unless inline.
-        from msp._dispatch.kick import after_commit
-
-        note = after_commit(ctx.project, ctx.store)
-        if note:
-            log.warning(note)
-
-
-def _record_text(rec: Recorded, what: str) -> str:
-    if rec.dry_run:
-        lines = [f"dry run: would record {what}; nothing stored."]
-        if not rec.planned.objects:
-            lines.append("No integration would plan an action.")
-        for action in rec.planned.objects:
-            lines.append(f"--- {action.integration}: {action.kind}")
-            shown = action.model_dump(mode="json", by_alias=True, exclude={"integration", "idempotency_key", "kind"})
-            lines.append(json.dumps(shown, ensure_ascii=False, indent=2))
-        return "\n".join(lines)
-    suffix = f" ({len(rec.planned.actions)} action(s) queued)" if rec.planned.actions else ""
-    return f"{what}{suffix}"
-
-
-def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded],
-               describe: Callable[[Recorded], str]) -> None:
+def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded]) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager)
         if not rec.dry_run:
             _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, describe(rec))
+        return rec.to_dict(), _record_text(rec, rec.said)
 
     _run(as_json, body)
 
@@ -233,7 +117,7 @@ def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Rec
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logging."),
 ) -> None:
-    _state["debug"] = debug
+    OPTIONS.debug = debug
 
 
 @app.command()
@@ -265,7 +149,6 @@ def start(
         as_json, dry_run,
         lambda m: m.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
                           dry_run=dry_run),
-        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%",
     )
 
 
@@ -281,8 +164,6 @@ def update(
     _recording(
         as_json, dry_run,
         lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
-        lambda r: "Recorded update"
-        + (f" at {r.event.data['progress']}%" if r.event.data["progress"] is not None else ""),
     )
 
 
@@ -301,7 +182,6 @@ def decide(
         as_json, dry_run,
         lambda m: m.decide({"text": text, "rationale": rationale, "alternatives": alternative,
                             "impact": impact, "category": category}, dry_run=dry_run),
-        lambda r: f"Recorded decision {r.event.data['id']}",
     )
 
 
@@ -318,7 +198,6 @@ def entity(
     _recording(
         as_json, dry_run,
         lambda m: m.entity({"name": name, "type": type_, "path": path, "description": description}, dry_run=dry_run),
-        lambda r: f"Recorded entity {r.event.data['id']}",
     )
 
 
@@ -334,7 +213,6 @@ def block(
     _recording(
         as_json, dry_run,
         lambda m: m.block({"text": text, "category": category, "severity": severity}, dry_run=dry_run),
-        lambda r: f"Raised blocker {r.event.data['id']}",
     )
 
 
@@ -349,14 +227,7 @@ def resolve(
     _recording(
         as_json, dry_run,
         lambda m: m.resolve({"blocker": blocker, "solution": solution}, dry_run=dry_run),
-        lambda r: f"Resolved blocker {r.event.data['blocker_id']}",
     )
-
-
-def _duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
 @app.command()
@@ -373,7 +244,7 @@ def end(
         assert row is not None
         seconds = (rec.event.at - row.started_at).total_seconds()
         delta = row.progress - row.start_progress
-        return (f"Closed session {row.id} after {_duration(seconds)}; progress {row.start_progress}% -> "
+        return (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
                 f"{row.progress}% ({delta:+d})")
 
     def act(m: SessionManager) -> Recorded:
@@ -412,7 +283,7 @@ def status(as_json: bool = JsonOpt) -> None:
         data = {"ok": True, "active": session.model_dump(mode="json"), "queue": queue,
                 "duration_seconds": session.duration_seconds(now)}
         lines = [
-            f"Session {session.id} ({session.project}), active for {_duration(session.duration_seconds(now))}",
+            f"Session {session.id} ({session.project}), active for {format_duration(session.duration_seconds(now))}",
             f"Progress {session.start_progress}% -> {session.progress}%",
             f"{len(session.updates)} updates, {len(session.decisions)} decisions, "
             f"{len(session.entities)} entities, {len(session.open_blockers)} open blockers",
@@ -424,11 +295,6 @@ def status(as_json: bool = JsonOpt) -> None:
         return data, "\n".join(lines)
 
     _run(as_json, body)
-
-
-def _queue_counts(ctx: Context) -> dict[str, int]:
-    rows = ctx.store.connection().execute("SELECT status, count(*) FROM actions GROUP BY status").fetchall()
-    return {r[0]: r[1] for r in rows}
 
 
 @app.command()
@@ -533,8 +399,7 @@ def recover(
             raise InvalidInput("choose one of --resume or --close", f"e.g. `msp recover {session} --close`")
         rec = ctx.manager.recover(session, close=close)
         _after_record(ctx, rec)
-        verb = "Closed" if close else "Resumed"
-        return rec.to_dict(), f"{verb} session {rec.event.session_id}"
+        return rec.to_dict(), rec.said
 
     _run(as_json, body)
 
@@ -670,5 +535,6 @@ def main() -> None:
 
 
 # Command groups live in their own modules; importing them registers their commands on `app`.
-# They import only typer and msp's light modules at import time.
-from msp._cli import dispatch, mcp, plugins  # noqa: E402, F401
+# They import only typer and msp's light modules at import time. (`msp mcp` is added by
+# msp._main, above both front-ends: the CLI never imports the MCP server.)
+from msp._cli import dispatch, plugins  # noqa: E402, F401

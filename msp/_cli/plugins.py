@@ -9,7 +9,9 @@ from typing import Any, Optional
 
 import typer
 
-from msp._cli.main import Context, JsonOpt, _date, _run, app
+from msp._app.context import Context
+from msp._app.inputs import parse_date as _date
+from msp._cli.main import JsonOpt, _run, app
 
 integrations_app = typer.Typer(help="Installed integrations: list, check, scaffold, set up.", no_args_is_help=True)
 schema_app = typer.Typer(help="JSON Schemas of msp's data.", no_args_is_help=True)
@@ -209,6 +211,7 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
     from msp._dispatch import drain_project
     from msp._model.actions import stamp
     from msp._store.interface import PlannedAction
+    from msp._store.outbox_rules import now_ms
 
     planned = []
     for position, action in enumerate(actions):  # already checked by host.setup_actions
@@ -217,20 +220,15 @@ def _run_setup(ctx: Context, name: str, integration: Any, actions: list[Any]) ->
         stamped = stamp(action, name, key)
         planned.append(PlannedAction(key, f"setup:{name}", name, position, stamped.kind, None,
                                      stamped.model_dump(mode="json", by_alias=True)))
-    with ctx.store.write() as tx:
-        tx.add_actions(planned)
-        # Set-up is asked for by hand: run it again even if an earlier run delivered it.
-        ctx.store.connection().executemany(
-            "UPDATE actions SET status = 'pending', attempts = 0, next_attempt_ms = 0 WHERE idempotency_key = ?",
-            [(p.idempotency_key,) for p in planned],
-        )
-    drain_project(ctx.project, wait=False, integration=name, store=ctx.store)
     keys = [p.idempotency_key for p in planned]
-    rows = ctx.store.connection().execute(
-        f"SELECT status, last_error, result FROM actions WHERE idempotency_key IN ({','.join('?' * len(keys))})",
-        keys,
-    ).fetchall() if keys else []
-    return [{"status": r[0], "summary": r[1] or r[2] or ""} for r in rows]
+    with ctx.store.write() as tx:
+        tx.outbox.add_actions(planned)
+        # Set-up is asked for by hand: run it again even if an earlier run delivered it.
+        tx.outbox.set_status([a.id for a in tx.outbox.by_keys(keys)], "rerun", now_ms())
+    drain_project(ctx.project, wait=False, integration=name, store=ctx.store)
+    with ctx.store.read() as tx:
+        rows = tx.outbox.by_keys(keys)
+    return [{"status": r.status, "summary": r.last_error or r.result or ""} for r in rows]
 
 
 @app.command()
@@ -314,3 +312,162 @@ def export(
         return {"ok": True, "export": rendered}, rendered
 
     _run(as_json, body)
+
+
+@integrations_app.command(
+    "enable",
+    context_settings={"help_option_names": []},  # --help with a NAME lists that integration's keys
+)
+def integrations_enable(
+    name: Optional[str] = typer.Argument(None, help="The integration, as named in its config section."),  # noqa: UP045
+    settings: Optional[list[str]] = typer.Argument(None, help="key=value pairs; values are TOML (true, 12, text)."),  # noqa: UP045
+    show_help: bool = typer.Option(False, "--help", "-h", help="Show this help, and NAME's keys when given."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Set and enable an integration's whole config section at once, checked against its schema.
+
+    Example: msp integrations enable jira base_url=https://acme.atlassian.net username=me@acme.io token_env=JIRA_TOKEN
+    """
+    if show_help or name is None:
+        _enable_help(name)
+        return
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import parse_value, set_values
+        from msp.errors import InvalidInput
+
+        assignments: list[tuple[str, Any]] = []
+        for item in settings or []:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise InvalidInput(f"{item!r} is not key=value",
+                                   f"write each setting as key=value; see `msp integrations enable {name} --help`")
+            assignments.append((f"integrations.{name}.{key.strip()}", parse_value(raw)))
+        assignments.append((f"integrations.{name}.enabled", True))
+        set_values(ctx.project, assignments)
+        section = {k.split(".", 2)[2]: v for k, v in assignments}
+        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in section.items() if k != "enabled")
+        return ({"ok": True, "integration": name, "set": section},
+                f"{name} enabled{': ' + shown if shown else ''}\nCheck it with `msp integrations doctor {name}`.")
+
+    _run(as_json, body)
+
+
+@integrations_app.command("disable")
+def integrations_disable(
+    name: str = typer.Argument(..., help="The integration to stop planning actions for."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Keep an integration's section but stop it (enabled = false); its queued actions stay."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import set_values
+        from msp.errors import ConfigError
+
+        if name not in ctx.project.config.integrations:
+            raise ConfigError(f"there is no [integrations.{name}] section to disable",
+                              "see `msp integrations list` for what is configured")
+        set_values(ctx.project, [(f"integrations.{name}.enabled", False)])
+        return ({"ok": True, "integration": name, "enabled": False},
+                f"{name} disabled: its section is kept; `msp integrations enable {name}` turns it back on.")
+
+    _run(as_json, body)
+
+
+def _enable_help(name: str | None) -> None:
+    group: Any = typer.main.get_command(integrations_app)
+    enable = group.commands["enable"]
+    with enable.make_context("msp integrations enable", [], resilient_parsing=True) as click_ctx:
+        typer.echo(enable.get_help(click_ctx))
+    if name is None:
+        return
+    typer.echo(_describe_keys(name))
+
+
+def _describe_keys(name: str) -> str:
+    """The keys an integration's config schema declares: required first, each with its type,
+    default and description."""
+    from msp._plugins.host import _entry_points
+
+    ep = _entry_points().get(name)
+    if ep is None:
+        return f"\nNo installed integration provides {name!r}; see `msp integrations list`."
+    try:
+        plugin = ep.load()
+    except Exception as exc:
+        return f"\nIntegration {name!r} cannot be imported: {type(exc).__name__}: {exc}"
+    schema = getattr(plugin, "config_schema", None) or {}
+    defaults = getattr(plugin, "defaults", None) or {}
+    properties: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    if not properties:
+        return f"\n{name} declares no keys."
+    lines = [f"\nKeys of [integrations.{name}] (required first):"]
+    for key in sorted(properties, key=lambda k: (k not in required, k)):
+        prop = properties[key]
+        kind = prop.get("type") or ("one of " + ", ".join(map(str, prop["enum"])) if "enum" in prop else "")
+        bits = [str(kind)] if kind else []
+        if key in required:
+            bits.append("required")
+        if key in defaults:
+            bits.append(f"default {json.dumps(defaults[key])}")
+        lines.append(f"  {key}  ({', '.join(bits)})" if bits else f"  {key}")
+        if prop.get("description"):
+            lines.append(f"      {prop['description']}")
+    lines.append("Secrets are named, never written: token_env=VARIABLE or token_keyring=service/user.")
+    return "\n".join(lines)
+
+
+#: The integrations that ship with msp, by the name their config section uses.
+BUILT_IN = ("jira", "linear", "neo4j", "obsidian", "slack", "webhook")
+
+
+@app.command()
+def install(
+    targets: list[str] = typer.Argument(..., help="Integration names (neo4j), packages, folders or wheels."),
+    upgrade: bool = typer.Option(False, "--upgrade", "-U", help="Upgrade what is already installed."),
+    editable: bool = typer.Option(False, "--editable", "-e", help="Install folders in editable mode."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Install integrations into msp's own environment (its Python, so never the wrong pip)."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        import subprocess
+        import sys
+
+        from msp.errors import PluginError
+
+        specs = [_install_spec(t) for t in targets]
+        cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+        cmd += ["--upgrade"] if upgrade else []
+        for spec in specs:
+            cmd += ["-e", spec] if editable and Path(spec).is_dir() else [spec]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-6:])
+            raise PluginError(f"pip could not install {', '.join(specs)}:\n{tail}",
+                              "check the name or path; a package must be on the index or given as a folder or wheel")
+        lines = [f"Installed {spec}" for spec in specs]
+        lines.append("Enable one with `msp integrations enable NAME key=value ...` "
+                     "(`msp integrations enable NAME --help` lists its keys).")
+        return {"ok": True, "installed": specs, "python": sys.executable}, "\n".join(lines)
+
+    _run(as_json, body)
+
+
+def _install_spec(target: str) -> str:
+    """A built-in's short name resolves to its folder when msp runs from a checkout, else to
+    its package on the index; anything else (a package, a folder, a wheel) is passed on."""
+    path = Path(target).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    name = target.lower().removeprefix("msp-").replace("_", "-")
+    if name in BUILT_IN:
+        import msp
+
+        checkout = Path(msp.__file__).resolve().parent.parent / "integrations" / name
+        if (checkout / "pyproject.toml").is_file():
+            return str(checkout)
+        return f"msp-{name}"
+    return target
+

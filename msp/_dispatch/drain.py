@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from msp._config import DispatchConfig
-from msp._dispatch.outbox import ActionRow, FollowUp, Lane, Outbox, Update, now_ms
 from msp._dispatch.policy import Limits, after_failure
 from msp._dispatch.registry import ExecutorUnavailable, Registry
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
 from msp._logging import get_log, redact
 from msp._secrets import MissingCredential
+from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
+from msp._store.outbox_rules import counts_attempt, now_ms
 
 MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
@@ -156,7 +157,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         integrations: Mapping[str, IntegrationInfo],
         config: DispatchConfig,
         project_root: Path,
@@ -411,7 +412,7 @@ class Dispatcher:
         # (outcome unknown) goes back with the attempt counted.
         now = now_ms()
         for row in list(self._claimed.values()):
-            if row.id in self._started:
+            if counts_attempt(row.id in self._started):
                 self._updates.append(Update(
                     row.id, "released", attempts=row.attempts + 1, next_attempt_ms=now,
                     error="interrupted before its outcome was known; it will be retried",

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from msp._config import Project
-    from msp._store.sqlite import SqliteStore
+    from msp._store.interface import Store
 
 
-def after_commit(project: Project, store: SqliteStore | None = None) -> str | None:
+def after_commit(project: Project, store: Store | None = None) -> str | None:
     """Kick delivery. Returns a note for the user, or None."""
     mode = project.config.dispatch.mode
     if mode == "manual":
@@ -50,7 +50,7 @@ def start_background(project: Project) -> bool:
     return True
 
 
-def _inline(project: Project, store: SqliteStore | None) -> str | None:
+def _inline(project: Project, store: Store | None) -> str | None:
     from msp._dispatch.run import DispatchBusy, drain_project
 
     timeout = project.config.dispatch.inline_timeout_s

@@ -9,17 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
 from msp._dispatch.lock import DrainLock
-from msp._dispatch.outbox import Outbox, now_ms
-from msp.errors import MspError
+from msp._store.interface import Outbox
+from msp._store.outbox_rules import now_ms
+from msp.errors import DispatchBusy as DispatchBusy  # defined with the public tree; importable here too
 
 if TYPE_CHECKING:
     from msp._config import Project
     from msp._plugins.host import PluginHost
-    from msp._store.sqlite import SqliteStore
-
-
-class DispatchBusy(MspError):
-    code = "DISPATCH_BUSY"
+    from msp._store.interface import Store
 
 
 def lock_for(project: Project) -> DrainLock:
@@ -65,7 +62,7 @@ def drain_project(
     timeout_s: float | None = None,
     background: bool = False,
     lock_wait_s: float | None = None,
-    store: SqliteStore | None = None,
+    store: Store | None = None,
     integrations: Mapping[str, IntegrationInfo] | None = None,
     executors: Mapping[str, Any] | None = None,
     executor_kinds: Mapping[str, Any] | None = None,
@@ -74,7 +71,7 @@ def drain_project(
     """Deliver the project's outbox. One drain at a time: a background drain quits when
     another holds the lock; any other waits for it (up to ``lock_wait_s``, else raises
     :class:`DispatchBusy`)."""
-    from msp._store.sqlite import SqliteStore
+    from msp._store import open_store
 
     started = time.monotonic()
     deadline = None if timeout_s is None else started + timeout_s
@@ -93,7 +90,7 @@ def drain_project(
     # Outcomes are written with synchronous=NORMAL: a process crash loses nothing, and a power
     # cut can at worst forget the last outcomes, which only means those actions go out again
     # (delivery is at least once anyway). Events keep the configured durability.
-    db = store if store is not None else SqliteStore(project.db_path, synchronous="normal")
+    db = store if store is not None else open_store(project, synchronous="normal")
     total = DrainReport()
     try:
         kinds = executor_kinds
@@ -131,14 +128,9 @@ def drain_project(
     return total
 
 
-def _new_due(store: SqliteStore, since_ms: int, integration: str | None) -> bool:
+def _new_due(store: Store, since_ms: int, integration: str | None) -> bool:
     with Outbox(store).read() as tx:
-        sql = "SELECT 1 FROM actions WHERE status = 'pending' AND next_attempt_ms <= ? AND created_ms >= ?"
-        params: list[Any] = [now_ms(), since_ms]
-        if integration is not None:
-            sql += " AND integration = ?"
-            params.append(integration)
-        return tx.db.execute(sql + " LIMIT 1", params).fetchone() is not None
+        return tx.pending_due(now_ms(), integration, created_since=since_ms) > 0
 
 
 def _merge(total: DrainReport, part: DrainReport) -> None:

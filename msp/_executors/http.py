@@ -13,12 +13,16 @@ reaches into a list or table) and ``endpoint`` (graphql)
 ``secret_headers``
     ``{"Header-Name": "ENV_VAR"}``: headers whose values are read from environment variables.
 ``signing_secret_env`` / ``signing_secret_keyring``
-    When set, ``X-MSP-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>``.
+    When set, ``X-MSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the exact
+    body bytes>``: the time is signed with the body, so a receiver can refuse a replayed
+    request outside its window. ``signature_format = "legacy"`` sends the older
+    ``sha256=<hex HMAC of the body>`` instead, for receivers written for it.
 ``response_ok_field`` (and ``response_error_field``, default ``error``)
     For APIs that answer 200 with ``{"ok": false, "error": "..."}``: such a body is a failure.
 
 Every request also carries ``Idempotency-Key`` (the action's key) so a receiver can drop a
-repeat. Which statuses are retried is the dispatcher's policy (:mod:`msp._dispatch.policy`).
+repeat. Which statuses are retried is read by :mod:`msp._executors.http_answers`, shared with the
+dispatcher's policy.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from msp._dispatch.policy import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._executors.http_answers import classify_status, excerpt, rate_limited, retry_delay_from_headers
 from msp._secrets import MissingCredential, resolve_secret, secret_names
 
 if TYPE_CHECKING:
@@ -165,13 +169,22 @@ def auth_headers(ctx: ExecutionContext) -> dict[str, str]:
     return out
 
 
-def signature(ctx: ExecutionContext, body: bytes) -> str | None:
-    """``sha256=<hex>``: HMAC-SHA256 of the exact body bytes under the signing secret, if one is named."""
+def signature(ctx: ExecutionContext, body: bytes, now_s: float | None = None) -> str | None:
+    """The ``X-MSP-Signature`` value under the signing secret, if one is named.
+
+    Default ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`` (the scheme Stripe and
+    Slack use: a receiver checks the HMAC, then that ``t`` is recent). ``signature_format =
+    "legacy"``: ``sha256=<hex HMAC-SHA256 of body>``, which cannot tell a replay from a retry.
+    """
     cfg = ctx.config
     if not (cfg.get("signing_secret_env") or cfg.get("signing_secret_keyring")):
         return None
-    key = ctx.secret("signing_secret")
-    return "sha256=" + hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    key = ctx.secret("signing_secret").encode("utf-8")
+    if cfg.get("signature_format") == "legacy":
+        return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    stamp = str(int(time.time() if now_s is None else now_s))
+    digest = hmac.new(key, stamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
 
 
 def _transport_outcome(exc: Exception, timeout_s: float) -> Outcome:
@@ -200,7 +213,7 @@ class _HttpBase(BaseExecutor):
         if self._client is None:
             import httpx
 
-            from msp import __version__
+            from msp._version import __version__
 
             self._client = httpx.AsyncClient(
                 limits=httpx.Limits(max_connections=self._max_connections,

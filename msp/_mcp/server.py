@@ -37,8 +37,11 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ConfigDict, Field
 
-from msp import __version__
-from msp._cli.main import Context, _after_record, _date, _duration, _queue_counts, _record_text, _state
+from msp._app.context import OPTIONS, Context
+from msp._app.inputs import parse_date
+from msp._app.queue import counts_by_status
+from msp._app.recording import after_record, record_text
+from msp._model.durations import format_duration
 from msp._model.models import (
     BlockerInput,
     DecisionInput,
@@ -49,6 +52,7 @@ from msp._model.models import (
     UpdateInput,
 )
 from msp._session.manager import Recorded, SessionManager, _row_dict, validate
+from msp._version import __version__
 from msp.errors import MspError
 
 T = TypeVar("T")
@@ -118,7 +122,7 @@ class QueueQuery(_Query):
 
 
 class McpContext(Context):
-    """The CLI's Context, recording with source ``"mcp"``."""
+    """The application layer's Context, recording with source ``"mcp"``."""
 
     def __init__(self) -> None:
         super().__init__(source="mcp")
@@ -209,36 +213,35 @@ GUIDES = {
 }
 
 
-def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded],
-               describe: Callable[[Recorded], str]) -> Body:
+def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded]) -> Body:
     def body(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
         rec = act(ctx.manager, args)
-        _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, describe(rec))
+        after_record(ctx, rec)
+        return rec.to_dict(), record_text(rec, rec.said)
 
     return body
 
 
 def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     rec = ctx.manager.end(args)
-    _after_record(ctx, rec)
+    after_record(ctx, rec)
     data = rec.to_dict()
     row = rec.session
-    text = f"Closed session {rec.event.session_id}"
+    text = rec.said
     if row is not None:
         seconds = (rec.event.at - row.started_at).total_seconds()
         delta = row.progress - row.start_progress
         data["duration_seconds"] = seconds
         data["progress_delta"] = delta
-        text = (f"Closed session {row.id} after {_duration(seconds)}; progress {row.start_progress}% -> "
+        text = (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
                 f"{row.progress}% ({delta:+d})")
-    return data, _record_text(rec, text)
+    return data, record_text(rec, text)
 
 
 def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     query = validate(StatusQuery, args)
     now = datetime.now(UTC)
-    counts = _queue_counts(ctx)
+    counts = counts_by_status(ctx)
     data: dict[str, Any]
     if query.session is not None:
         session = ctx.manager.get(query.session)
@@ -252,7 +255,7 @@ def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]
             "duration_seconds": session.duration_seconds(now)}
     lines = [
         f"Session {session.id} ({session.project}) {session.status}, "
-        f"{_duration(session.duration_seconds(now))}",
+        f"{format_duration(session.duration_seconds(now))}",
         f"Progress {session.start_progress}% -> {session.progress}%",
         f"{len(session.updates)} updates, {len(session.decisions)} decisions, "
         f"{len(session.entities)} entities, {len(session.open_blockers)} open blockers",
@@ -278,7 +281,7 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
 
 def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     query = validate(SessionsQuery, args)
-    rows = ctx.manager.sessions(query.project, _date(query.since), query.limit)
+    rows = ctx.manager.sessions(query.project, parse_date(query.since), query.limit)
     lines = [
         f"{r.id}  {r.status:<6}  {r.project}  {r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
         for r in rows
@@ -288,16 +291,13 @@ def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], st
 
 def queue_counts(ctx: Context) -> dict[str, Any]:
     """The outbox by status, overall and per integration, and how many pending actions are due now,
-    read in one snapshot through the dispatcher's outbox."""
-    from msp._dispatch.outbox import Outbox, now_ms
+    read in one snapshot of the store's outbox."""
+    from msp._store.outbox_rules import now_ms
 
-    with Outbox(ctx.store).read() as tx:
-        by_status = tx.counts()
-        due_now = tx.pending_due(now_ms())
-        rows = tx.db.execute("SELECT integration, status, count(*) FROM actions GROUP BY integration, status")
-        by_integration: dict[str, dict[str, int]] = {}
-        for integration, status, count in rows:
-            by_integration.setdefault(integration, {})[status] = count
+    with ctx.store.read() as tx:
+        by_status = tx.outbox.counts()
+        due_now = tx.outbox.pending_due(now_ms())
+        by_integration = tx.outbox.counts_by_integration()
     return {"by_status": by_status, "by_integration": by_integration, "due_now": due_now}
 
 
@@ -312,24 +312,13 @@ def _queue_status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any]
     return {"ok": True, "total": total, **counts}, text
 
 
-def _progress_text(rec: Recorded) -> str:
-    progress = rec.event.data.get("progress")
-    return "Recorded update" + (f" at {progress}%" if progress is not None else "")
-
-
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec("start", "Start a work session", StartInput, True, _recording(
-        lambda m, a: m.start(a),
-        lambda r: f"Started session {r.event.session_id} ({r.event.project}) at {r.event.data['progress']}%")),
-    ToolSpec("update", "Record progress", UpdateInput, True, _recording(lambda m, a: m.update(a), _progress_text)),
-    ToolSpec("decide", "Record a decision", DecisionInput, True, _recording(
-        lambda m, a: m.decide(a), lambda r: f"Recorded decision {r.event.data['id']}")),
-    ToolSpec("entity", "Record an entity", EntityInput, True, _recording(
-        lambda m, a: m.entity(a), lambda r: f"Recorded entity {r.event.data['id']}")),
-    ToolSpec("block", "Raise a blocker", BlockerInput, True, _recording(
-        lambda m, a: m.block(a), lambda r: f"Raised blocker {r.event.data['id']}")),
-    ToolSpec("resolve", "Resolve a blocker", ResolveInput, True, _recording(
-        lambda m, a: m.resolve(a), lambda r: f"Resolved blocker {r.event.data['blocker_id']}")),
+    ToolSpec("start", "Start a work session", StartInput, True, _recording(lambda m, a: m.start(a))),
+    ToolSpec("update", "Record progress", UpdateInput, True, _recording(lambda m, a: m.update(a))),
+    ToolSpec("decide", "Record a decision", DecisionInput, True, _recording(lambda m, a: m.decide(a))),
+    ToolSpec("entity", "Record an entity", EntityInput, True, _recording(lambda m, a: m.entity(a))),
+    ToolSpec("block", "Raise a blocker", BlockerInput, True, _recording(lambda m, a: m.block(a))),
+    ToolSpec("resolve", "Resolve a blocker", ResolveInput, True, _recording(lambda m, a: m.resolve(a))),
     ToolSpec("end", "End the session", EndInput, True, _end),
     ToolSpec("status", "Session status", StatusQuery, False, _status),
     ToolSpec("context", "Recall recent work", ContextQuery, False, _context),
@@ -426,7 +415,7 @@ def _internal(exc: BaseException, where: str) -> dict[str, Any]:
     from msp._logging import get_log
 
     get_log().log("error", "mcp internal error", where=where, error=f"{type(exc).__name__}: {exc}")
-    if _state["debug"]:
+    if OPTIONS.debug:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)

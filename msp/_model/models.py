@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from msp._model.durations import session_duration
+
 #: The documented limit for any one piece of text (an update, a decision, a name...).
 MAX_TEXT_CHARS = 65_536
 #: Short labels: project names, tags, categories, issue keys.
@@ -114,18 +116,7 @@ EventType = Literal[
     "session_resumed",
     "session_closed",
 ]
-
-
-#: The hook each event type fires.
-HOOKS_BY_EVENT: dict[str, str] = {
-    "session_started": "msp_session_start",
-    "progress_updated": "msp_update",
-    "decision_recorded": "msp_decision",
-    "entity_recorded": "msp_entity",
-    "blocker_raised": "msp_blocker",
-    "blocker_resolved": "msp_blocker",
-    "session_closed": "msp_session_close",
-}
+# What each type means (its input, hook, fold and item) is declared once, in msp._model.events.
 
 
 def format_time(at: datetime) -> str:
@@ -255,5 +246,5 @@ class Session(_View):
         return self.progress - self.start_progress
 
     def duration_seconds(self, now: datetime | None = None) -> float:
-        end = self.ended_at or now or datetime.now(UTC)
-        return max(0.0, (end - self.started_at).total_seconds())
+        """Seconds until ``ended_at``, else ``now``, else the last recorded moment; never the clock."""
+        return session_duration(self, now)

@@ -3,7 +3,8 @@
 Pure: the same events always give the same view. Blocker resolutions recorded in a later
 session are passed in by the caller (the store looks them up), so a view never reads the clock.
 :class:`SessionFolder` keeps the fold's state, so a long-lived process (the MCP server, the
-Python API) can apply each new event instead of reading the whole session again.
+Python API) can apply each new event instead of reading the whole session again. What each
+event type does to the view is declared with its kind in :mod:`msp._model.events`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from msp._model.events import FOLDS, resolved_blocker
 from msp._model.models import Blocker, Decision, Entity, Event, Session, Update
 
 
@@ -28,70 +30,12 @@ class SessionFolder:
         self.count = 0
 
     def apply(self, event: Event, foreign_blockers: Mapping[str, Event] | None = None) -> None:
-        d = event.data
         self.last_at = event.at
         self.count += 1
-        fields = self.fields
-        if event.type == "session_started":
-            fields.update(
-                id=event.session_id,
-                project=event.project,
-                status="active",
-                goal=d.get("goal"),
-                issue=d.get("issue"),
-                started_at=event.at,
-                start_progress=d["progress"],
-                progress=d["progress"],
-                source=event.source,
-            )
-        elif event.type == "progress_updated":
-            self.updates.append(
-                Update(id=event.id, at=event.at, text=d["text"], progress=d.get("progress"), tags=d.get("tags", []))
-            )
-            if d.get("progress") is not None:
-                fields["progress"] = d["progress"]
-        elif event.type == "decision_recorded":
-            self.decisions.append(
-                Decision(
-                    id=d["id"],
-                    at=event.at,
-                    text=d["text"],
-                    rationale=d.get("rationale"),
-                    alternatives=d.get("alternatives", []),
-                    impact=d.get("impact"),
-                    category=d.get("category"),
-                )
-            )
-        elif event.type == "entity_recorded":
-            self.entities.append(
-                Entity(
-                    id=d["id"],
-                    at=event.at,
-                    name=d["name"],
-                    type=d.get("type"),
-                    path=d.get("path"),
-                    description=d.get("description"),
-                )
-            )
-        elif event.type == "blocker_raised":
-            self.blockers[d["id"]] = blocker_from_event(event)
-        elif event.type == "blocker_resolved":
-            bid = d["blocker_id"]
-            if bid in self.blockers:
-                self.blockers[bid] = _resolved(self.blockers[bid], event)
-            elif foreign_blockers and bid in foreign_blockers:
-                self.elsewhere.append(_resolved(blocker_from_event(foreign_blockers[bid]), event))
-        elif event.type == "session_resumed":
-            fields["status"] = "active"
-            fields["ended_at"] = None
-            fields["close_reason"] = None
-        elif event.type == "session_closed":
-            fields["status"] = "closed"
-            fields["ended_at"] = event.at
-            fields["summary"] = d.get("summary")
-            fields["close_reason"] = d.get("reason", "ended")
-            if d.get("progress") is not None:
-                fields["progress"] = d["progress"]
+        # What the event means is its kind's business; an unknown type only counts.
+        fold_event = FOLDS.get(event.type)
+        if fold_event is not None:
+            fold_event(self, event, foreign_blockers)
 
     def knows_blocker(self, blocker_id: str) -> bool:
         return blocker_id in self.blockers
@@ -99,7 +43,7 @@ class SessionFolder:
     def resolve_elsewhere(self, resolutions: Mapping[str, Event]) -> None:
         for bid, resolution in resolutions.items():
             if bid in self.blockers and self.blockers[bid].is_open:
-                self.blockers[bid] = _resolved(self.blockers[bid], resolution)
+                self.blockers[bid] = resolved_blocker(self.blockers[bid], resolution)
 
     def view(self) -> Session:
         if "id" not in self.fields or self.last_at is None:
@@ -145,21 +89,3 @@ def folder_of(
         folder.apply(event, foreign_blockers)
     folder.resolve_elsewhere(resolutions or {})
     return folder
-
-
-def blocker_from_event(event: Event) -> Blocker:
-    d = event.data
-    return Blocker(
-        id=d["id"],
-        at=event.at,
-        text=d["text"],
-        category=d.get("category"),
-        severity=d.get("severity"),
-        session_id=event.session_id,
-    )
-
-
-def _resolved(blocker: Blocker, event: Event) -> Blocker:
-    return blocker.model_copy(
-        update={"resolved_at": event.at, "solution": event.data.get("solution"), "resolved_in": event.session_id}
-    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from msp._model.events import DECISION_RECORDED, PROGRESS_UPDATED, SESSION_CLOSED, decision_view, update_view
 from msp._model.models import format_time
 from msp._store.interface import SessionRow, Store
 
@@ -33,30 +34,32 @@ def build_context(store: Store, project: str | None, days: int, now: datetime) -
             span = [row.start_progress, row.progress]
             sessions.append({**row.to_dict(), "duration_minutes": _minutes(row, now), "progress": span})
             if len(decisions) < MAX_DECISIONS:
-                for ev in tx.session_events(row.id, ["decision_recorded"], MAX_DECISIONS - len(decisions), True):
-                    d = ev.data
+                wanted = MAX_DECISIONS - len(decisions)
+                for ev in tx.session_events(row.id, [DECISION_RECORDED.name], wanted, True):
+                    d = decision_view(ev)
                     decisions.append(
                         {
                             "session": row.id,
-                            "at": format_time(ev.at),
-                            "text": d["text"],
-                            "rationale": d.get("rationale"),
-                            "alternatives": d.get("alternatives", []),
-                            "impact": d.get("impact"),
+                            "at": format_time(d.at),
+                            "text": d.text,
+                            "rationale": d.rationale,
+                            "alternatives": d.alternatives,
+                            "impact": d.impact,
                         }
                     )
         last: dict[str, Any] | None = None
         if rows:
             head = rows[0]
-            closing = tx.session_events(head.id, ["session_closed"], 1, True)
-            updates = tx.session_events(head.id, ["progress_updated"], LAST_UPDATES, True)
+            closing = tx.session_events(head.id, [SESSION_CLOSED.name], 1, True)
+            recent = tx.session_events(head.id, [PROGRESS_UPDATED.name], LAST_UPDATES, True)
+            updates = [update_view(ev) for ev in recent]
             last = {
                 "id": head.id,
                 "status": head.status,
                 "progress": head.progress,
                 "summary": closing[0].data.get("summary") if closing else None,
                 "last_updates": [
-                    {"at": format_time(u.at), "text": u.data["text"], "progress": u.data.get("progress")}
+                    {"at": format_time(u.at), "text": u.text, "progress": u.progress}
                     for u in reversed(updates)
                 ],
             }

@@ -12,19 +12,29 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from msp._model.events import (
+    BLOCKER_RAISED,
+    BLOCKER_RESOLVED,
+    DECISION_RECORDED,
+    ENTITY_RECORDED,
+    KINDS,
+    PROGRESS_UPDATED,
+    SESSION_CLOSED,
+    SESSION_RESUMED,
+    SESSION_STARTED,
+    EventKind,
+)
 from msp._model.ids import new_event_id, new_session_id, short_item_id
 from msp._model.models import (
-    HOOKS_BY_EVENT,
     BlockerInput,
     DecisionInput,
     EndInput,
     EntityInput,
     Event,
-    EventType,
     ResolveInput,
     Session,
     Source,
@@ -46,6 +56,7 @@ if TYPE_CHECKING:
     from msp._plugins.host import PluginHost
 
 M = TypeVar("M", bound=BaseModel)
+InputT = TypeVar("InputT", bound=BaseModel)
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
@@ -63,6 +74,16 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
         raise InvalidInput("; ".join(problems), "fix the value and run the command again") from None
 
 
+def _input(kind: EventKind[InputT], data: InputT | dict[str, Any]) -> InputT:
+    """The command's input for ``kind``, validated through the kind's own model."""
+    model = kind.input
+    if model is None:
+        raise TypeError(f"{kind.name} takes no command input")
+    if isinstance(data, model):
+        return data
+    return validate(model, cast("dict[str, Any]", data))
+
+
 @dataclass
 class Recorded:
     """What a recording command did."""
@@ -76,6 +97,11 @@ class Recorded:
     @property
     def warnings(self) -> list[str]:
         return self.planned.warnings
+
+    @property
+    def said(self) -> str:
+        """The one line confirming what was recorded, as the event's kind words it."""
+        return KINDS[self.event.type].said(self.event)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,21 +121,6 @@ class _DryRun(Exception):
 
 def _row_dict(row: SessionRow) -> dict[str, Any]:
     return row.to_dict()
-
-
-def _item_view(session: Session, event: Event) -> tuple[str, Any]:
-    d = event.data
-    if event.type == "progress_updated":
-        return "update", next(u for u in reversed(session.updates) if u.id == event.id)
-    if event.type == "decision_recorded":
-        return "decision", next(x for x in reversed(session.decisions) if x.id == d["id"])
-    if event.type == "entity_recorded":
-        return "entity", next(x for x in reversed(session.entities) if x.id == d["id"])
-    if event.type in ("blocker_raised", "blocker_resolved"):
-        bid = d["id"] if event.type == "blocker_raised" else d["blocker_id"]
-        found = [b for b in (*session.blockers, *session.resolved_elsewhere) if b.id == bid]
-        return "blocker", found[-1]
-    return "", None
 
 
 class SessionManager:
@@ -138,7 +149,7 @@ class SessionManager:
     # --- recording -----------------------------------------------------------------------
 
     def start(self, data: StartInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, StartInput) else validate(StartInput, data)
+        inp = _input(SESSION_STARTED, data)
         project = inp.project or self.default_project
 
         def build(tx: StoreWriter) -> Event:
@@ -163,45 +174,45 @@ class SessionManager:
                 "user": _user(),
                 "host": socket.gethostname(),
             }
-            return self._event("session_started", new_session_id(now), project, now, payload)
+            return self._event(SESSION_STARTED, new_session_id(now), project, now, payload)
 
         return self._record(build, dry_run)
 
     def update(self, data: UpdateInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, UpdateInput) else validate(UpdateInput, data)
+        inp = _input(PROGRESS_UPDATED, data)
         payload = {"text": inp.text, "progress": inp.progress, "tags": list(inp.tags)}
-        return self._record_in_active("progress_updated", payload, dry_run)
+        return self._record_in_active(PROGRESS_UPDATED, payload, dry_run)
 
     def decide(self, data: DecisionInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, DecisionInput) else validate(DecisionInput, data)
+        inp = _input(DECISION_RECORDED, data)
         payload = {"id": short_item_id("d"), **inp.model_dump()}
-        return self._record_in_active("decision_recorded", payload, dry_run)
+        return self._record_in_active(DECISION_RECORDED, payload, dry_run)
 
     def entity(self, data: EntityInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, EntityInput) else validate(EntityInput, data)
+        inp = _input(ENTITY_RECORDED, data)
         payload = {"id": short_item_id("e"), **inp.model_dump()}
-        return self._record_in_active("entity_recorded", payload, dry_run)
+        return self._record_in_active(ENTITY_RECORDED, payload, dry_run)
 
     def block(self, data: BlockerInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, BlockerInput) else validate(BlockerInput, data)
+        inp = _input(BLOCKER_RAISED, data)
         payload = {"id": short_item_id("b"), **inp.model_dump()}
-        return self._record_in_active("blocker_raised", payload, dry_run)
+        return self._record_in_active(BLOCKER_RAISED, payload, dry_run)
 
     def resolve(self, data: ResolveInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, ResolveInput) else validate(ResolveInput, data)
+        inp = _input(BLOCKER_RESOLVED, data)
 
         def build(tx: StoreWriter) -> Event:
             row = self._require_active(tx)
             blocker = _match_blocker(tx, row.project, inp.blocker)
             payload = {"blocker_id": blocker.id, "solution": inp.solution, "raised_in": blocker.session_id}
-            return self._event("blocker_resolved", row.id, row.project, self.clock(), payload)
+            return self._event(BLOCKER_RESOLVED, row.id, row.project, self.clock(), payload)
 
         return self._record(build, dry_run)
 
     def end(self, data: EndInput | dict[str, Any] | None = None, *, dry_run: bool = False) -> Recorded:
-        inp = data if isinstance(data, EndInput) else validate(EndInput, data or {})
+        inp = _input(SESSION_CLOSED, data or {})
         payload = {"summary": inp.summary, "progress": inp.progress, "reason": "ended"}
-        return self._record_in_active("session_closed", payload, dry_run)
+        return self._record_in_active(SESSION_CLOSED, payload, dry_run)
 
     def recover(self, session_id: str, *, close: bool, dry_run: bool = False) -> Recorded:
         """Close a session left active, or make it the one to continue."""
@@ -214,7 +225,7 @@ class SessionManager:
                 # Closed at its last recorded moment: the time it was really left.
                 at = max(row.last_at, row.started_at)
                 return self._event(
-                    "session_closed", row.id, row.project, at,
+                    SESSION_CLOSED, row.id, row.project, at,
                     {"summary": None, "progress": None, "reason": "recovered"},
                 )
             others = [s for s in tx.active_sessions() if s.id != row.id]
@@ -223,7 +234,7 @@ class SessionManager:
                     f"session {other.id} is active; only one session is active at a time",
                     f"end it first with `msp end`, or `msp recover {other.id} --close`",
                 )
-            return self._event("session_resumed", row.id, row.project, self.clock(), {"was": row.status})
+            return self._event(SESSION_RESUMED, row.id, row.project, self.clock(), {"was": row.status})
 
         return self._record(build, dry_run)
 
@@ -253,11 +264,11 @@ class SessionManager:
 
     # --- internals -----------------------------------------------------------------------
 
-    def _event(self, type_: EventType, session_id: str, project: str, at: datetime,
+    def _event(self, kind: EventKind[Any], session_id: str, project: str, at: datetime,
                data: dict[str, Any]) -> Event:
         return Event(
             id=new_event_id(int(at.timestamp() * 1000)),
-            type=type_,
+            type=kind.name,
             session_id=session_id,
             project=project,
             at=at,
@@ -288,10 +299,10 @@ class SessionManager:
             )
         raise SessionNotFound(f"no session with id {session_id!r}", "list sessions with `msp sessions`")
 
-    def _record_in_active(self, type_: EventType, payload: dict[str, Any], dry_run: bool) -> Recorded:
+    def _record_in_active(self, kind: EventKind[Any], payload: dict[str, Any], dry_run: bool) -> Recorded:
         def build(tx: StoreWriter) -> Event:
             row = self._require_active(tx)
-            return self._event(type_, row.id, row.project, self.clock(), payload)
+            return self._event(kind, row.id, row.project, self.clock(), payload)
 
         return self._record(build, dry_run)
 
@@ -319,21 +330,16 @@ class SessionManager:
 
     def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None,
               historical: bool = False, prior_count: int | None = None) -> PlanResult:
-        hook = HOOKS_BY_EVENT.get(event.type)
-        if hook is None or self.plugins is None or not self.plugins.has_impls(hook):
+        kind = KINDS.get(event.type)
+        hook = kind.hook if kind is not None else None
+        if kind is None or hook is None or self.plugins is None or not self.plugins.has_impls(hook):
             return PlanResult()
         if historical:
             # Replayed events see the session as it stood at that moment, not as it is now.
             session = tx.load_session(event.session_id, upto_seq=event.seq)
         else:
             session = self._current_view(tx, event, prior_count)
-        kwargs: dict[str, Any] = {"session": session, "event": event}
-        name, item = _item_view(session, event)
-        if name:
-            kwargs[name] = item
-        if hook == "msp_blocker":
-            kwargs["resolved"] = event.type == "blocker_resolved"
-        return self.plugins.plan(hook, event.id, event.session_id, kwargs, only)
+        return self.plugins.plan(hook, event.id, event.session_id, kind.hook_kwargs(session, event), only)
 
     def _current_view(self, tx: StoreReader, event: Event, prior_count: int | None) -> Session:
         cached = self._view

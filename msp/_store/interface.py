@@ -1,20 +1,38 @@
 """The store: an append-only event log plus the projections and outbox built beside it.
 
-:class:`Store` is the small interface the session manager and the dispatcher depend on; SQLite
-is the embedded implementation (:mod:`msp._store.sqlite`). A PostgreSQL backend slots in by
-implementing the same two context managers.
+:class:`Store` is the one interface the session manager, the dispatcher and the front-ends
+depend on. A transaction (``store.read()`` or ``store.write()``) gives the event and projection
+queries, and through ``tx.outbox`` the outbox operations, all in that one transaction: an event
+and the actions planned from it commit together, and the drain writes outcomes, renews leases
+and claims in one go. SQLite is the embedded implementation (:mod:`msp._store.sqlite`); a
+PostgreSQL backend slots in by implementing the same protocols, and must pass the conformance
+suite in ``tests/store``. The rules of the outbox that do not depend on a backend (which
+statuses block a lane, what counts as an attempt, when a failure is retried) are written once,
+in :mod:`msp._store.outbox_rules`.
+
+No SQL and no driver connection leave a backend: open a store with
+:func:`msp._store.open_store`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from msp._model.models import Event, Session
-from msp._model.projection import SessionFolder
+if TYPE_CHECKING:  # kept light: the dispatcher imports this module without pydantic
+    from msp._model.models import Event, Session
+    from msp._model.projection import SessionFolder
+
+#: What an action waits for or became. See docs/dispatch.md for each.
+Status = Literal["pending", "held", "in_flight", "done", "dead", "dropped"]
+STATUSES: tuple[Status, ...] = ("pending", "held", "in_flight", "done", "dead", "dropped")
+#: An ordering lane: (integration, session). Actions of one lane are delivered in order.
+Lane = tuple[str, str | None]
+#: The manual operations on queued actions; their rules are :data:`msp._store.outbox_rules.QUEUE_OPS`.
+QueueOp = Literal["retry", "drop", "approve", "hold", "rerun"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +111,194 @@ class PlanResult:
         return [redact(f"integration {f.integration!r} failed in {f.hook}: {f.error}") for f in self.failures]
 
 
+@dataclass
+class ActionRow:
+    """One outbox row, as every backend returns it."""
+
+    id: int
+    idempotency_key: str
+    event_id: str
+    integration: str
+    position: int
+    kind: str
+    session_id: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_ms: int
+    next_attempt_ms: int
+    lease_until_ms: int | None
+    lease_owner: str | None
+    last_error: str | None
+    result: str | None
+    updated_ms: int
+    order_key: str
+    parent_id: int | None
+    window_start_ms: int | None
+    last_status: int | None
+
+    @property
+    def lane(self) -> Lane:
+        return (self.integration, self.session_id)
+
+    @property
+    def window_ms(self) -> int:
+        """Where the age limit counts from: creation, or the last ``msp queue retry``."""
+        return self.window_start_ms if self.window_start_ms is not None else self.created_ms
+
+
+@dataclass
+class FollowUp:
+    """A follow-up action, inserted right after its parent in the parent's lane."""
+
+    idempotency_key: str
+    kind: str
+    payload: dict[str, Any]
+    held: bool = False
+
+
+@dataclass
+class Update:
+    """The outcome of one claimed action, written with others in one transaction.
+
+    ``status`` is the new status, or ``released``: back to pending as it was claimed (only the
+    fields given here change). ``None`` leaves a field as it is; ``keep_error`` keeps
+    ``last_error`` (otherwise it becomes ``error``, which may clear it).
+    """
+
+    id: int
+    status: Literal["pending", "done", "dead", "released"]
+    attempts: int | None = None
+    next_attempt_ms: int | None = None
+    error: str | None = None
+    keep_error: bool = False
+    result: str | None = None
+    status_code: int | None = None
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+
+class OutboxReader(Protocol):
+    """Outbox queries inside one transaction (``tx.outbox``)."""
+
+    def integrations_due(self, now: int) -> list[str]:
+        """Integrations with a pending action due at ``now``."""
+        ...
+
+    def next_due_ms(
+        self,
+        integration: str | None = None,
+        skip_lanes: Iterable[Lane] = (),
+        skip_integrations: Iterable[str] = (),
+        skip_kinds: Iterable[str] = (),
+    ) -> int | None:
+        """When the earliest lane head this drain could deliver comes due, None if none.
+
+        A lane's head is its first action in a status that blocks the lane; a pending head is
+        due at ``next_attempt_ms``, an in-flight one (leased by a drain that may be gone) when
+        its lease runs out.
+        """
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Actions by status (statuses with none are left out)."""
+        ...
+
+    def counts_by_integration(self) -> dict[str, dict[str, int]]:
+        """Actions by integration, then status."""
+        ...
+
+    def pending_due(self, now: int, integration: str | None = None, created_since: int | None = None) -> int:
+        """How many pending actions are due at ``now`` (created at or after ``created_since``)."""
+        ...
+
+    def get(self, ref: str | int) -> ActionRow:
+        """An action by id, or by a unique prefix (6+ characters) of its idempotency key.
+
+        Raises :class:`msp.errors.ActionNotFound`, or :class:`msp.errors.InvalidInput` for an
+        ambiguous prefix.
+        """
+        ...
+
+    def by_keys(self, keys: Sequence[str]) -> list[ActionRow]:
+        """The actions with these idempotency keys, in id order."""
+        ...
+
+    def select(self, statuses: Sequence[str], integration: str | None = None, limit: int = 100) -> list[ActionRow]:
+        """Actions in any of ``statuses``, oldest first."""
+        ...
+
+    def ids_with_status(self, status: str, integration: str | None = None) -> list[int]: ...
+
+    def pending_ids_of(self, integration: str, limit: int = 10_000) -> list[int]: ...
+
+
+class OutboxWriter(OutboxReader, Protocol):
+    """Outbox changes inside one write transaction."""
+
+    def add_actions(self, actions: Sequence[PlannedAction]) -> int:
+        """Queue planned actions (``held`` ones as held); returns how many were new.
+
+        An idempotency key already present is skipped, whatever its status: replaying an event
+        never queues its actions twice, nor revives a dropped one. (Issue 12: a newer pending
+        write to the same file superseding an older one belongs here.)
+        """
+        ...
+
+    def reclaim(self, owner: str, now: int, *, other_owners: bool = False) -> int:
+        """Put in-flight actions whose lease ran out back to pending, due now; returns how many.
+
+        With ``other_owners`` (the caller holds the one-drain lock, so no other drain is alive)
+        every lease not held by ``owner`` is reclaimed. Whether that uses up an attempt is
+        :func:`msp._store.outbox_rules.counts_attempt` with ``started=None``.
+        """
+        ...
+
+    def renew(self, owner: str, until: int) -> None:
+        """Extend every lease ``owner`` holds to ``until``."""
+        ...
+
+    def claim(
+        self,
+        integration: str,
+        owner: str,
+        now: int,
+        lease_until: int,
+        lanes: int,
+        *,
+        run_max: int = 1,
+        skip_lanes: Iterable[str | None] = (),
+        skip_kinds: Iterable[str] = (),
+    ) -> list[list[ActionRow]]:
+        """Lease up to ``lanes`` runs of due actions of one integration, one run per lane.
+
+        Only a lane's head is claimable: a pending action due at ``now`` with no earlier
+        action of its lane (in lane order) in a status that blocks the lane
+        (:data:`msp._store.outbox_rules.BLOCKING`). A run is that head and the due, pending
+        actions of the same kind right after it (at most ``run_max`` in all). Heads come
+        oldest first; lanes whose session is in ``skip_lanes`` and kinds in ``skip_kinds`` are
+        passed over. Claimed rows are returned ``in_flight`` under ``owner`` until
+        ``lease_until``. A backend must never hand one action to two concurrent claims.
+        """
+        ...
+
+    def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
+        """Write outcomes and release leases. Follow-ups are inserted right after their parent
+        in its lane (``parents`` maps the id of each update with follow-ups to its row)."""
+        ...
+
+    def set_status(self, ids: Sequence[int], op: QueueOp, now: int) -> list[int]:
+        """Apply a manual operation to the actions among ``ids`` it allows (see
+        :data:`msp._store.outbox_rules.QUEUE_OPS`); returns the ids it changed."""
+        ...
+
+    def note_error(self, ids: Sequence[int], error: str, now: int) -> None:
+        """Record why actions were left pending, without touching their schedule."""
+        ...
+
+
 class StoreReader(Protocol):
+    @property
+    def outbox(self) -> OutboxReader: ...
     def active_sessions(self) -> list[SessionRow]: ...
     def session_row(self, session_id: str) -> SessionRow | None: ...
     def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]: ...
@@ -120,15 +325,45 @@ class StoreReader(Protocol):
 
 
 class StoreWriter(StoreReader, Protocol):
+    @property
+    def outbox(self) -> OutboxWriter: ...
     def append(self, event: Event) -> int: ...
-    def add_actions(self, actions: Sequence[PlannedAction]) -> int: ...
+    def add_actions(self, actions: Sequence[PlannedAction]) -> int:
+        """The same as ``outbox.add_actions``: planned with their event, in its transaction."""
+        ...
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None: ...
 
 
 class Store(Protocol):
-    def read(self) -> AbstractContextManager[StoreReader]: ...
-    def write(self) -> AbstractContextManager[StoreWriter]: ...
+    """A store backend. One instance is used by one thread at a time."""
+
+    def read(self) -> AbstractContextManager[StoreReader]:
+        """A consistent snapshot for several queries."""
+        ...
+
+    def write(self) -> AbstractContextManager[StoreWriter]:
+        """One transaction: all of it commits, or none of it."""
+        ...
+
     def close(self) -> None: ...
+
+
+class Outbox:
+    """The outbox side of a store, for code that touches nothing else of it (the drain, the
+    queue commands): each transaction yields only its outbox operations."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @contextmanager
+    def read(self) -> Iterator[OutboxReader]:
+        with self.store.read() as tx:
+            yield tx.outbox
+
+    @contextmanager
+    def write(self) -> Iterator[OutboxWriter]:
+        with self.store.write() as tx:
+            yield tx.outbox
 
 
 def iter_batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -21,6 +21,8 @@ from typing import Any
 from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
 from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
+from msp._store.sqlite_outbox import SqliteOutbox
+from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
 from msp.errors import StoreError
 
 #: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
@@ -129,10 +131,6 @@ _SYNCHRONOUS = {"off": "OFF", "normal": "NORMAL", "full": "FULL", "extra": "EXTR
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
-
-
-class StoreBusy(StoreError):
-    code = "STORE_BUSY"
 
 
 def _retry_busy(fn: Any, deadline_s: float) -> Any:
@@ -251,10 +249,6 @@ class SqliteStore:
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
-    def connection(self) -> sqlite3.Connection:
-        """The raw connection, for the dispatcher's outbox queries and for tests."""
-        return self._db
-
 
 def _row_to_session(row: sqlite3.Row) -> SessionRow:
     return SessionRow(
@@ -294,6 +288,7 @@ class SqliteAccess:
         # refreshes the entry from its own UPDATE ... RETURNING, so a command's repeated look-ups
         # of its session cost no extra queries.
         self._rows: dict[str, SessionRow] = {}
+        self.outbox = SqliteOutbox(db)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -492,24 +487,7 @@ class SqliteAccess:
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
         """Insert planned actions; an idempotency key already present is skipped."""
-        if not actions:
-            return 0
-        now_ms = int(time.time() * 1000)
-        # rowcount, not total_changes: the latter also counts rows that triggers touch.
-        cur = self._db.executemany(
-            "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
-            "session_id, payload, status, created_ms, next_attempt_ms, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    a.idempotency_key, a.event_id, a.integration, a.position, a.kind, a.session_id,
-                    json.dumps(a.payload, ensure_ascii=False, sort_keys=True),
-                    "held" if a.held else "pending", now_ms, now_ms, now_ms,
-                )
-                for a in actions
-            ],
-        )
-        return max(cur.rowcount, 0)
+        return self.outbox.add_actions(actions)
 
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None:
         from msp._logging import redact

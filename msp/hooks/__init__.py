@@ -1,7 +1,5 @@
 """The plugin contract: hook specifications, the ``hookimpl`` marker and the plugin host."""
 
-from __future__ import annotations
-
 import pluggy
 
 PROJECT = "msp"

@@ -170,6 +170,6 @@ def msp_doctor(config: dict[str, Any], online: bool, project_root: Any) -> Any:
     """
 
 
-from msp._model.models import HOOKS_BY_EVENT  # noqa: E402  (re-exported for the host)
+from msp._model.events import HOOKS_BY_EVENT  # noqa: E402  (re-exported for the host)
 
 __all__ = ["HOOKS_BY_EVENT"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,11 +21,14 @@ FAST = {"backoff_base_s": 0.001, "backoff_cap_s": 0.005, "max_attempts": 5, "lea
 
 
 class Outbox:
-    """A store plus helpers to queue actions and run drains over it."""
+    """A store plus helpers to queue actions and run drains over it. ``db`` is a connection of
+    its own to the same file, to look at (and doctor) rows the way no store method would."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.store = SqliteStore(path, synchronous="normal")
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
         self._n = 0
 
     def add(self, integration: str = "hook", session: str | None = "s1", n: int = 1, *, held: bool = False,
@@ -43,14 +47,14 @@ class Outbox:
             tx.add_actions(planned)
         keys = [p.idempotency_key for p in planned]
         marks = ",".join("?" * len(keys))
-        return [r[0] for r in self.store.connection().execute(
+        return [r[0] for r in self.db.execute(
             f"SELECT id FROM actions WHERE idempotency_key IN ({marks}) ORDER BY id", keys)]
 
     def rows(self) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.store.connection().execute("SELECT * FROM actions ORDER BY order_key")]
+        return [dict(r) for r in self.db.execute("SELECT * FROM actions ORDER BY order_key")]
 
     def row(self, action_id: int) -> dict[str, Any]:
-        return dict(self.store.connection().execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone())
+        return dict(self.db.execute("SELECT * FROM actions WHERE id = ?", (action_id,)).fetchone())
 
     def drain(
         self,
@@ -73,6 +77,7 @@ class Outbox:
         return asyncio.run(dispatcher.run(opts))
 
     def close(self) -> None:
+        self.db.close()
         self.store.close()
 
 

@@ -15,7 +15,7 @@ import pytest
 import tomlkit
 
 from msp._dispatch.lock import DrainLock
-from tests.harness import Reply, ScriptedServer
+from msp.testing import Reply, ScriptedServer
 
 SECRET_SIGN = "sign-cli-4d5e6f7a8b"
 SECRET_HDR = "hdr-cli-9c8b7a6d5e"

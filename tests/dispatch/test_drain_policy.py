@@ -45,7 +45,7 @@ def test_max_attempts_then_dead_with_the_last_error(outbox: Any) -> None:
 
 def test_max_age_makes_an_old_failing_action_dead(outbox: Any) -> None:
     (a,) = outbox.add()
-    outbox.store.connection().execute("UPDATE actions SET created_ms = created_ms - 7200000 WHERE id = ?", (a,))
+    outbox.db.execute("UPDATE actions SET created_ms = created_ms - 7200000 WHERE id = ?", (a,))
     outbox.drain({"http": HandlerExecutor(lambda action, ctx: Outcome("retry", "timeout"))}, max_age_hours=1.0)
     row = outbox.row(a)
     assert row["status"] == "dead" and row["attempts"] == 1 and "still failing after 1 h" in row["last_error"]
@@ -182,14 +182,15 @@ def test_actions_of_an_integration_not_enabled_wait_with_a_note(outbox: Any) -> 
 
 
 def test_held_actions_wait_for_approval(outbox: Any) -> None:
-    from msp._dispatch.outbox import Outbox, now_ms
+    from msp._store.interface import Outbox
+    from msp._store.outbox_rules import now_ms
 
     (h,) = outbox.add(held=True)
     ex = HandlerExecutor(lambda action, ctx: Outcome("done"))
     outbox.drain({"http": ex})
     assert outbox.row(h)["status"] == "held" and not ex.seen
     with Outbox(outbox.store).write() as tx:
-        tx.set_status([h], "pending", now_ms())
+        assert tx.set_status([h], "approve", now_ms()) == [h]
     outbox.drain({"http": ex})
     assert outbox.row(h)["status"] == "done" and len(ex.seen) == 1
 
@@ -255,7 +256,7 @@ def test_retry_after_is_honoured(outbox: Any) -> None:
 
 def test_expired_leases_are_reclaimed_and_delivered(outbox: Any) -> None:
     a, b = outbox.add(session="A"), outbox.add(session="B")
-    db = outbox.store.connection()
+    db = outbox.db
     db.execute("UPDATE actions SET status='in_flight', lease_owner='dead-host:1:x', lease_until_ms=1 WHERE id=?", a)
     db.execute("UPDATE actions SET status='in_flight', lease_owner='other:2:y', lease_until_ms=? WHERE id=?",
                (int(time.time() * 1000) + 600_000, b[0]))

@@ -14,7 +14,7 @@ import pytest
 
 from msp._dispatch.drain import IntegrationInfo
 from msp._model.actions import GraphQLRequest, HttpRequest, action_to_dict, stamp
-from tests.harness import Reply, ScriptedServer, free_port
+from msp.testing import Reply, ScriptedServer, free_port
 
 
 @pytest.fixture
@@ -144,8 +144,9 @@ def test_auth_schemes_secret_headers_and_signature(outbox: Any, server: Scripted
     else:
         assert req.header("X-Linear-Key") == "tok-5e4d3c2b1a" and req.header("Authorization") is None
     assert req.header("X-Api-Key") == "hdr-0a9b8c7d"
-    expected = "sha256=" + hmac.new(b"sign-1f2e3d4c", req.body, hashlib.sha256).hexdigest()
-    assert req.header("X-MSP-Signature") == expected
+    stamp, _, given = (req.header("X-MSP-Signature") or "").partition(",v1=")
+    assert stamp.startswith("t=") and stamp[2:].isdigit()
+    assert given == hmac.new(b"sign-1f2e3d4c", stamp[2:].encode() + b"." + req.body, hashlib.sha256).hexdigest()
     for secret in (b"tok-5e4d3c2b1a", b"hdr-0a9b8c7d", b"sign-1f2e3d4c"):
         assert secret not in outbox.path.read_bytes()
 
@@ -188,7 +189,7 @@ def test_an_echoing_server_cannot_leak_the_token_into_the_store(outbox: Any, ser
     assert dead["status"] == "dead" and done["status"] == "done"
     for text in (dead["last_error"], done["result"]):
         assert "tok-echo-77aa88bb99" not in text and "***" in text
-    outbox.store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    outbox.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert b"tok-echo-77aa88bb99" not in outbox.path.read_bytes()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Reply, ScriptedServer, plan, write_project
+from msp.testing import Reply, ScriptedServer, plan, write_project
 
 MSP_BIN = str(Path(sys.executable).with_name("msp"))
 SESSIONS = 6

@@ -1,10 +1,11 @@
 """A writer process for the store's concurrency and crash tests.
 
-    python writer.py DB_PATH COUNT [--sync normal|full] [--tag TAG] [--go FILE]
+    python writer.py STORE COUNT [--sync normal|full] [--tag TAG] [--go FILE]
 
 Records COUNT updates on the project's active session through the real session manager and
-SQLite store, and prints each event's id on its own line (flushed) only after its transaction
-has committed: a printed id is an acknowledged write. Exits 0 when all are recorded; any
+the store at STORE (opened with ``open_store``, whatever its backend), and prints each event's
+id on its own line (flushed) only after its transaction has committed: a printed id is an
+acknowledged write. Exits 0 when all are recorded; any
 exception leaves a traceback on stderr and a non-zero exit, so the test sees it.
 
 With ``--go FILE`` it prints ``ready`` and waits (up to a minute) for FILE to exist before the
@@ -19,19 +20,19 @@ import time
 from pathlib import Path
 
 from msp._session.manager import SessionManager
-from msp._store.sqlite import SqliteStore
+from msp._store import open_store
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db", type=Path)
+    parser.add_argument("store", type=Path)
     parser.add_argument("count", type=int)
     parser.add_argument("--sync", default="normal", choices=["normal", "full"])
     parser.add_argument("--tag", default="w")
     parser.add_argument("--go", type=Path)
     args = parser.parse_args()
 
-    store = SqliteStore(args.db, synchronous=args.sync)
+    store = open_store(args.store, synchronous=args.sync)
     manager = SessionManager(store, None, default_project="proj", source="api")
     out = sys.stdout
     if args.go is not None:

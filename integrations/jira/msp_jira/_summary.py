@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from msp import session_duration
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ELLIPSIS = "…"
 
@@ -70,12 +72,13 @@ def session_end(session: Any, event: Any | None = None) -> datetime:
 
 
 def duration_seconds(session: Any, event: Any | None = None) -> int:
-    """Whole seconds from the session's start to its end."""
-    started: datetime = session.started_at
-    return max(0, round((session_end(session, event) - started).total_seconds()))
+    """Whole seconds from the session's start to its end (as :func:`session_end` says)."""
+    return round(session_duration(session, event.at if event is not None else None))
 
 
 def human_duration(seconds: int) -> str:
+    # Jira's own wording, kept rather than msp.format_duration: worklogs and comments read
+    # "1h 5m" rounded to the nearest minute, and a few seconds as "40s".
     minutes = (seconds + 30) // 60
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from msp import format_duration, session_duration
+
 if TYPE_CHECKING:
     from msp import Blocker, Decision, Session, Update
 
@@ -26,14 +28,6 @@ def client_id(anchor: str, label: str) -> str:
     """
     digest = hashlib.sha256(f"msp-linear\x1f{anchor}\x1f{label}".encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
-
-
-def format_duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 1:
-        return "under a minute"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
 def offset(start: datetime, at: datetime) -> str:
@@ -67,12 +61,6 @@ def _bullets(lines: Sequence[str], max_items: int, noun: str) -> list[str]:
     if len(lines) > max_items:
         shown.append(f"- {ELLIPSIS} and {len(lines) - max_items:,} more {noun}")
     return shown
-
-
-def duration_seconds(session: Session, until: datetime | None = None) -> float:
-    """From the session's own times (never the clock): to ``until``, its end, or its last event."""
-    end = until or session.ended_at or session.last_event_at
-    return max(0.0, (end - session.started_at).total_seconds())
 
 
 def _update_line(session: Session, update: Update, limit: int) -> str:
@@ -116,7 +104,7 @@ def close_comment(session: Session, *, max_items: int, item_chars: int) -> str:
     if session.summary:
         out += [_item(session.summary, item_chars).replace("\n  ", "\n"), ""]
     out.append(
-        f"**Project:** {session.project} · **Duration:** {format_duration(duration_seconds(session))}"
+        f"**Project:** {session.project} · **Duration:** {format_duration(session_duration(session))}"
         f" · **Progress:** {progress_line(session.start_progress, session.progress)}"
     )
     out.append("")

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msp.errors import MspError
+from msp.errors import GraphServerError as GraphServerError  # defined with the public tree
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
@@ -44,10 +44,6 @@ LOG_FILE = "server.log"
 LOCK_FILE = "server.lock"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
-
-
-class GraphServerError(MspError):
-    code = "GRAPH_SERVER"
 
 
 @dataclass(frozen=True)

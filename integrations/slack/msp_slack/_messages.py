@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from msp import format_duration, session_duration
+
 from . import _blocks as bk
 
 if TYPE_CHECKING:
@@ -18,19 +20,6 @@ if TYPE_CHECKING:
 _UPDATE_SECTIONS = 4
 _DECISION_SECTIONS = 4
 _BLOCKER_SECTIONS = 2
-
-
-def format_duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 1:
-        return "under a minute"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
-
-
-def duration_seconds(session: Session) -> float:
-    end = session.ended_at or session.last_event_at
-    return max(0.0, (end - session.started_at).total_seconds())
 
 
 def _offset(start: datetime, at: datetime) -> str:
@@ -80,7 +69,7 @@ def _blocker_line(blocker: Blocker, limit: int) -> str:
 def _meta(session: Session) -> list[str]:
     parts = [
         f"*Project:* {bk.clip_mrkdwn(session.project, 200, one_line=True)}",
-        f"*Duration:* {format_duration(duration_seconds(session))}",
+        f"*Duration:* {format_duration(session_duration(session))}",
         f"*Progress:* {progress_text(session.start_progress, session.progress)}",
     ]
     if session.issue:
@@ -121,7 +110,7 @@ def session_summary(session: Session, *, max_items: int, item_chars: int) -> dic
         blocks += group
     summary = f" {session.summary.strip()}" if session.summary and session.summary.strip() else ""
     text = (f"Session closed on {session.project}: {title(session)} "
-            f"({format_duration(duration_seconds(session))}, progress "
+            f"({format_duration(session_duration(session))}, progress "
             f"{progress_text(session.start_progress, session.progress)}).{summary}")
     return {"text": bk.fallback(text), "blocks": bk.fit(blocks)}
 

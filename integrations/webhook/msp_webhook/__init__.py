@@ -64,7 +64,15 @@ config_schema: dict[str, Any] = {
             "description": "Extra headers whose values are read from the named environment variables at send time.",
             "additionalProperties": {"type": "string", "minLength": 1},
         },
-        "signing_secret_env": {**_SECRET_NAME, "description": "Sign bodies: X-MSP-Signature: sha256=<hex HMAC>."},
+        "signing_secret_env": {
+            **_SECRET_NAME,
+            "description": "Sign requests: X-MSP-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of t.body>.",
+        },
+        "signature_format": {
+            "enum": ["timestamped", "legacy"],
+            "description": "timestamped (default): t=...,v1=... so receivers can refuse replays; "
+            "legacy: sha256=<hex HMAC of the body>, for receivers written for the older header.",
+        },
         "signing_secret_keyring": _SECRET_NAME,
         "auth_scheme": {"enum": ["none", "bearer", "basic", "header"]},
         "token_env": _SECRET_NAME,

@@ -20,14 +20,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared"  # the same place tests/conftest.py calls SHARED
-OPENAPI_PATH = SHARED / "fixtures" / "jira" / "platform-openapi.v3.json"
-ADF_PATH = SHARED / "fixtures" / "adf" / "full.json"
+from shared_fixtures import shared_file
+
 OPENAPI_URI = "urn:msp-test:jira-openapi"
 
 #: The rich-text field of each operation's body: ADF on v3, a wiki-markup string on v2.
@@ -50,12 +47,12 @@ class Operation:
 
 @cache
 def openapi() -> dict[str, Any]:
-    return json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(shared_file("jira", "platform-openapi.v3.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @cache
 def adf_schema() -> dict[str, Any]:
-    return json.loads(ADF_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(shared_file("adf", "full.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @cache

@@ -13,12 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import FAILURE_KINDS, assert_no_secrets, drain, plan, rows, run_failure_kinds, write_project
-from harness.http_server import Reply, ScriptedServer
 from jira_sessions import HOSTILE_TEXTS, TOKEN, TOKEN_ENV
 from jira_standin import JiraStandIn
 
-from msp.testing import SCRIPT
+from msp.testing import (
+    FAILURE_KINDS,
+    SCRIPT,
+    Reply,
+    ScriptedServer,
+    assert_no_secrets,
+    drain,
+    outbox_rows,
+    plan,
+    run_failure_kinds,
+    write_project,
+)
 
 USERNAME = "dev@acme.example"
 
@@ -72,7 +81,7 @@ def test_jira_receives_valid_requests_through_the_dispatcher(
     report = drain(root)
     jira.assert_clean()
     assert report["done"] == 2 and report["dead"] == 0
-    assert [r["status"] for r in rows(root)] == ["done", "done"]
+    assert [r["status"] for r in outbox_rows(root)] == ["done", "done"]
     version = "3" if deployment == "cloud" else "2"
     key = "ENG-123" if record is record_script else "PAY-42"
     assert [(m, p) for m, p, _ in jira.accepted] == [
@@ -96,7 +105,7 @@ def test_datacenter_basic_auth_and_a_context_path(tmp_path: Path, server: Script
     jira.assert_clean()
     assert [r.path for r in server.requests] == ["/jira/rest/api/2/issue/ENG-123/comment",
                                                  "/jira/rest/api/2/issue/ENG-123/worklog"]
-    assert [r["status"] for r in rows(root)] == ["done", "done"]
+    assert [r["status"] for r in outbox_rows(root)] == ["done", "done"]
 
 
 def test_wrong_credentials_are_refused_by_the_stand_in(tmp_path: Path, server: ScriptedServer,
@@ -109,7 +118,7 @@ def test_wrong_credentials_are_refused_by_the_stand_in(tmp_path: Path, server: S
     plan(root, "jira", None, record_script)
     drain(root)
     assert jira.problems and all("credentials" in p for p in jira.problems)
-    comment = rows(root)[0]
+    comment = outbox_rows(root)[0]
     assert comment["status"] == "dead" and "credentials" in (comment["last_error"] or "")
 
 
@@ -122,13 +131,13 @@ def test_a_missing_token_waits_then_delivers(tmp_path: Path, server: ScriptedSer
     plan(root, "jira", None, record_script)
     drain(root, wait=False)
     assert server.requests == []
-    waiting = rows(root)
+    waiting = outbox_rows(root)
     assert {r["status"] for r in waiting} == {"pending"}
     assert TOKEN_ENV in (waiting[0]["last_error"] or "")
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     drain(root)
     jira.assert_clean()
-    assert [r["status"] for r in rows(root)] == ["done", "done"]
+    assert [r["status"] for r in outbox_rows(root)] == ["done", "done"]
 
 
 def test_jira_error_messages_are_kept_on_dead_actions(tmp_path: Path, server: ScriptedServer, token: str) -> None:
@@ -137,7 +146,7 @@ def test_jira_error_messages_are_kept_on_dead_actions(tmp_path: Path, server: Sc
     root = write_project(tmp_path / "proj", "jira", section("cloud", server.url))
     plan(root, "jira", None, record_script)
     drain(root)
-    for row in rows(root):
+    for row in outbox_rows(root):
         assert row["status"] == "dead" and row["attempts"] == 1
         assert "404" in row["last_error"] and "Issue does not exist" in row["last_error"]
 

@@ -7,20 +7,17 @@ validate it against the schema, and coerce the variables to the operation's vari
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import graphql
 from graphql.execution.values import get_variable_values
-
-REPO = Path(__file__).resolve().parents[3]
-SCHEMA_PATH = REPO.parent / "shared" / "fixtures" / "linear" / "schema.graphql"
+from shared_fixtures import shared_file
 
 
 @cache
 def linear_schema() -> graphql.GraphQLSchema:
     """Built once per test process (the SDL is 1.2 MB; building takes a second or two)."""
-    return graphql.build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return graphql.build_schema(shared_file("linear", "schema.graphql").read_text(encoding="utf-8"))
 
 
 def check_request(document: str, variables: dict[str, Any] | None, operation_name: str | None = None,

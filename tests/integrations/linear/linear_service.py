@@ -21,8 +21,7 @@ from typing import Any
 import graphql
 from linear_contract import check_request, linear_schema
 
-from tests.harness import Reply, Request
-from tests.harness.service import RecordingService, Seen
+from msp.testing import RecordingService, Reply, Request, Seen
 
 
 @dataclass

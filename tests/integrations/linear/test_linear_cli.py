@@ -8,7 +8,7 @@ from typing import Any
 
 from linear_service import LinearService
 
-from tests.harness import ScriptedServer
+from msp.testing import ScriptedServer
 
 KEY_VAR = "LINEAR_CLI_TEST_KEY"
 SECRET = "lin_api_Cl1SecretValue77aa88bb99cc00dd"

@@ -14,17 +14,17 @@ import msp_linear
 import pytest
 from linear_service import Failure, LinearService, request_problems
 
-from tests.harness import (
+from msp.testing import (
     FAILURE_KINDS,
     Request,
     ScriptedServer,
     assert_no_secrets,
     cli_json,
     drain,
-    env,
+    outbox_rows,
     plan,
-    rows,
     run_failure_kinds,
+    set_env,
     write_project,
 )
 
@@ -73,7 +73,7 @@ def test_every_failure_kind_through_the_harness(tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", [200, 400], ids=["errors-in-200", "errors-in-400"])
 def test_ratelimited_is_retried_after_the_reset_then_delivered(tmp_path: Path, status: int) -> None:
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         queued = plan(root, "linear", None, record_script())
         service.fail(Failure("ratelimited", status=status, reset_in_s=1.0))
@@ -83,8 +83,8 @@ def test_ratelimited_is_retried_after_the_reset_then_delivered(tmp_path: Path, s
         assert first.status == status and again.status == 200
         assert first.request.header("Idempotency-Key") == again.request.header("Idempotency-Key")
         assert again.at - first.at >= 0.9, "the retry waited for X-RateLimit-Requests-Reset"
-        assert [r["status"] for r in rows(root)] == ["done"] * 4
-        assert rows(root)[0]["attempts"] == 2
+        assert [r["status"] for r in outbox_rows(root)] == ["done"] * 4
+        assert outbox_rows(root)[0]["attempts"] == 2
         assert len(service.issues) == 1 and len(service.comments) == 3
         assert service.invalid == []
         assert_no_secrets(root, [SECRET])
@@ -93,11 +93,11 @@ def test_ratelimited_is_retried_after_the_reset_then_delivered(tmp_path: Path, s
 @pytest.mark.parametrize("status", [200, 400, 401])
 def test_authentication_error_leaves_actions_pending_with_a_clear_message(tmp_path: Path, status: int) -> None:
     service = LinearService(token=SECRET, auth_status=status)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: WRONG}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: WRONG}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         queued = plan(root, "linear", None, record_script())
         drain(root, wait=False)
-        waiting = rows(root)
+        waiting = outbox_rows(root)
         assert [r["status"] for r in waiting] == ["pending"] * queued
         message = waiting[0]["last_error"] or ""
         assert "rejected the credential" in message and f"environment variable {KEY_VAR}" in message
@@ -105,32 +105,32 @@ def test_authentication_error_leaves_actions_pending_with_a_clear_message(tmp_pa
         assert not service.issues and not service.comments
         assert_no_secrets(root, [WRONG, SECRET])
         # The user fixes the key; the same actions go through, nothing was lost or dead.
-        with env(**{KEY_VAR: SECRET}):
+        with set_env(**{KEY_VAR: SECRET}):
             drain(root)
-        assert [r["status"] for r in rows(root)] == ["done"] * queued
+        assert [r["status"] for r in outbox_rows(root)] == ["done"] * queued
         assert len(service.comments) == 3
         assert_no_secrets(root, [WRONG, SECRET])
 
 
 def test_a_secret_echoed_by_the_service_is_not_stored(tmp_path: Path) -> None:
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         plan(root, "linear", None, record_script())
         service.fail(Failure("auth", message=f"API key {SECRET} has been revoked"))
         drain(root, wait=False)
-        first = rows(root)[0]
+        first = outbox_rows(root)[0]
         assert first["status"] == "pending" and "has been revoked" in (first["last_error"] or "")
         assert_no_secrets(root, [SECRET])
 
 
 def test_missing_key_waits_and_names_the_variable(tmp_path: Path) -> None:
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: None}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: None}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         queued = plan(root, "linear", None, record_script())
         drain(root, wait=False)
-        pending = rows(root)
+        pending = outbox_rows(root)
         assert [r["status"] for r in pending] == ["pending"] * queued
         assert f"environment variable {KEY_VAR}" in (pending[0]["last_error"] or "")
         assert service.requests == [], "nothing is sent without the key"
@@ -138,11 +138,11 @@ def test_missing_key_waits_and_names_the_variable(tmp_path: Path) -> None:
 
 def test_other_graphql_errors_are_dead_with_the_message_kept(tmp_path: Path) -> None:
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", {"endpoint": server.url + "/graphql", "token_env": KEY_VAR})
         assert plan(root, "linear", None, record_script(issue="NOPE-404")) == 1
         drain(root)
-        (row,) = rows(root)
+        (row,) = outbox_rows(root)
         assert row["status"] == "dead" and row["attempts"] == 1
         assert "Entity not found: Issue - Could not find referenced Issue." in row["last_error"]
         assert service.invalid == [] and service.comments == {}
@@ -153,7 +153,7 @@ def test_other_graphql_errors_are_dead_with_the_message_kept(tmp_path: Path) -> 
 def test_a_retried_create_cannot_make_a_second_comment(tmp_path: Path) -> None:
     """The comment is written but the answer is lost; the retry carries the same client id."""
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", {"endpoint": server.url + "/graphql", "token_env": KEY_VAR})
         assert plan(root, "linear", None, record_script()) == 1
         service.fail(Failure("lost"))
@@ -161,7 +161,7 @@ def test_a_retried_create_cannot_make_a_second_comment(tmp_path: Path) -> None:
         sent = [s.request.json()["variables"]["input"]["id"] for s in service.requests]
         assert len(sent) == 2 and sent[0] == sent[1]
         assert list(service.comments) == [sent[0]], "one comment, however many attempts"
-        (row,) = rows(root)
+        (row,) = outbox_rows(root)
         # The retry is refused as a duplicate; the generic executor can't tell that from a real
         # failure, so the action ends dead although its comment exists (see the README).
         assert row["status"] == "dead" and "already exists" in row["last_error"]
@@ -169,22 +169,22 @@ def test_a_retried_create_cannot_make_a_second_comment(tmp_path: Path) -> None:
 
 def test_oauth_token_is_sent_as_bearer(tmp_path: Path) -> None:
     service = LinearService(token=SECRET, scheme="bearer")
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", section(server.url, auth_scheme="bearer"))
         queued = plan(root, "linear", None, record_script())
         drain(root)
-        assert [r["status"] for r in rows(root)] == ["done"] * queued
+        assert [r["status"] for r in outbox_rows(root)] == ["done"] * queued
         assert {s.request.header("Authorization") for s in service.requests} == {f"Bearer {SECRET}"}
         assert_no_secrets(root, [SECRET])
 
 
 def test_session_without_issue_comments_on_its_own_issue(tmp_path: Path) -> None:
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         plan(root, "linear", None, record_script(issue=None))
         drain(root)
-        assert {r["status"] for r in rows(root)} == {"done"}
+        assert {r["status"] for r in outbox_rows(root)} == {"done"}
         (issue_id,) = service.issues
         assert {c["issueId"] for c in service.comments.values()} == {issue_id}
         assert "parentId" not in service.issues[issue_id]
@@ -193,7 +193,7 @@ def test_session_without_issue_comments_on_its_own_issue(tmp_path: Path) -> None
 def test_the_dispatch_command_delivers(tmp_path: Path) -> None:
     """`msp dispatch --wait --json`, the command a user runs, through the same local Linear."""
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, env(**{KEY_VAR: SECRET}):
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", section(server.url))
         queued = plan(root, "linear", None, record_script())
         code, out = cli_json(root, "dispatch", "--wait", "--json", "--timeout", "30")

@@ -145,15 +145,14 @@ def stored_actions(root: Path, integration: str = "neo4j") -> list[dict[str, Any
 
 def requeue_done(root: Path, integration: str = "neo4j") -> int:
     """Put every delivered action back in the queue (as a replay would), through the outbox."""
-    from msp._dispatch.outbox import Outbox, now_ms
-    from msp._store.sqlite import SqliteStore
+    from msp._store import open_store
+    from msp._store.outbox_rules import now_ms
 
-    store = SqliteStore(root / ".msp" / "msp.db", synchronous="normal")
+    store = open_store(root / ".msp" / "msp.db", synchronous="normal")
     try:
-        with Outbox(store).write() as tx:
-            ids = tx.ids_with_status("done", integration)
-            tx.set_status(ids, "pending", now_ms(), reset=True)
-        return len(ids)
+        with store.write() as tx:
+            ids = tx.outbox.ids_with_status("done", integration)
+            return len(tx.outbox.set_status(ids, "rerun", now_ms()))
     finally:
         store.close()
 

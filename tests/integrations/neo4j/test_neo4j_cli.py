@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.failures import cli_json, drain, plan, write_project
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import EXPECTED_NODES, FIRST, SECOND, record, record_both, section, snapshot
+
+from msp.testing import cli_json, drain, plan, write_project
 
 
 def test_integrations_setup_indexes_the_configured_graph(tmp_path: Path, falkordb_server: Any, graph: Any,

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import drain, plan, write_project
 from msp_neo4j import _server
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
@@ -31,6 +30,8 @@ from neo4j_graph import (
     snapshot,
     stored_actions,
 )
+
+from msp.testing import drain, plan, write_project
 
 
 def _project(tmp_path: Path, port: int, graph: str, **extra: Any) -> Path:

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.failures import drain, plan, write_project
 from msp_neo4j import _server
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import FIRST, HOSTILE, falkordb_graph, graph_cli, node_counts, record, section
+
+from msp.testing import drain, plan, write_project
 
 
 def redis_servers_serving(data_dir: Path) -> list[int]:

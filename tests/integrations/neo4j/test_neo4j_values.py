@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import redis
-from harness.failures import assert_no_secrets, drain, plan, write_project
 from msp_neo4j import _server
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
@@ -29,6 +28,8 @@ from neo4j_graph import (
     snapshot,
     stored_actions,
 )
+
+from msp.testing import assert_no_secrets, drain, plan, write_project
 
 
 def record_hostile(manager: Any) -> None:

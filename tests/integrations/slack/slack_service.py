@@ -15,8 +15,7 @@ from typing import Any
 
 from slack_contract import message_problems
 
-from tests.harness import Reply, Request
-from tests.harness.service import RecordingService, Seen
+from msp.testing import RecordingService, Reply, Request, Seen
 
 WEBHOOK_PATH = "/services/T0LOCAL/B0LOCAL/w3bh00kS3cretPart0123456789"
 

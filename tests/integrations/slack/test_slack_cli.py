@@ -8,7 +8,7 @@ from typing import Any
 from slack_contract import message_problems
 from slack_service import WEBHOOK_PATH, SlackService
 
-from tests.harness import ScriptedServer
+from msp.testing import ScriptedServer
 
 URL_VAR = "SLACK_CLI_TEST_WEBHOOK_URL"
 

@@ -13,16 +13,16 @@ import pytest
 from slack_contract import message_problems
 from slack_service import WEBHOOK_PATH, Failure, SlackService
 
-from tests.harness import (
+from msp.testing import (
     FAILURE_KINDS,
     Request,
     ScriptedServer,
     assert_no_secrets,
     drain,
-    env,
+    outbox_rows,
     plan,
-    rows,
     run_failure_kinds,
+    set_env,
     write_project,
 )
 
@@ -86,13 +86,13 @@ def test_chat_post_message_passes_every_failure_kind(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["webhook", "chat"])
 def test_429_with_retry_after_is_delivered_after_the_wait(tmp_path: Path, mode: str) -> None:
     service = SlackService(token=TOKEN)
-    with ScriptedServer(default=service) as server, env(**{URL_VAR: server.url + WEBHOOK_PATH, TOKEN_VAR: TOKEN}):
+    with ScriptedServer(default=service) as server, set_env(**{URL_VAR: server.url + WEBHOOK_PATH, TOKEN_VAR: TOKEN}):
         make = webhook_section if mode == "webhook" else chat_section
         root = write_project(tmp_path / "p", "slack", make(server.url))
         assert plan(root, "slack", None, record_default) == 2
         service.fail(Failure("429", retry_after_s=1))
         report = drain(root)
-        assert report["done"] == 2 and [r["status"] for r in rows(root)] == ["done", "done"]
+        assert report["done"] == 2 and [r["status"] for r in outbox_rows(root)] == ["done", "done"]
         first, again = service.requests[0], service.requests[1]
         assert first.status == 429 and again.status == 200
         assert first.request.header("Idempotency-Key") == again.request.header("Idempotency-Key")
@@ -114,11 +114,11 @@ def test_a_huge_session_is_delivered_within_slacks_limits(tmp_path: Path) -> Non
         manager.end({"summary": "S" * 20_000})
 
     service = SlackService()
-    with ScriptedServer(default=service) as server, env(**{URL_VAR: server.url + WEBHOOK_PATH}):
+    with ScriptedServer(default=service) as server, set_env(**{URL_VAR: server.url + WEBHOOK_PATH}):
         root = write_project(tmp_path / "p", "slack", webhook_section(server.url))
         assert plan(root, "slack", None, record) == 1
         drain(root)
-    assert [r["status"] for r in rows(root)] == ["done"]
+    assert [r["status"] for r in outbox_rows(root)] == ["done"]
     (message,) = service.posted
     assert message_problems(message) == [] and service.invalid == []
     assert len(message["blocks"]) <= 50
@@ -126,11 +126,11 @@ def test_a_huge_session_is_delivered_within_slacks_limits(tmp_path: Path) -> Non
 
 def test_missing_webhook_url_waits_and_names_the_variable(tmp_path: Path) -> None:
     service = SlackService()
-    with ScriptedServer(default=service) as server, env(**{URL_VAR: None}):
+    with ScriptedServer(default=service) as server, set_env(**{URL_VAR: None}):
         root = write_project(tmp_path / "p", "slack", webhook_section(server.url))
         queued = plan(root, "slack", None, record_default)
         drain(root, wait=False)
-    pending = rows(root)
+    pending = outbox_rows(root)
     assert [r["status"] for r in pending] == ["pending"] * queued
     assert f"environment variable {URL_VAR}" in (pending[0]["last_error"] or "")
     assert service.requests == []
@@ -138,24 +138,24 @@ def test_missing_webhook_url_waits_and_names_the_variable(tmp_path: Path) -> Non
 
 def test_chat_post_message_ok_false_is_not_counted_as_delivered(tmp_path: Path) -> None:
     service = SlackService(token=TOKEN)
-    with ScriptedServer(default=service) as server, env(**{TOKEN_VAR: TOKEN}):
+    with ScriptedServer(default=service) as server, set_env(**{TOKEN_VAR: TOKEN}):
         root = write_project(tmp_path / "p", "slack", chat_section(server.url, blocker_alerts=False))
         assert plan(root, "slack", None, record_default) == 1
         service.fail(Failure("ok_false", error="channel_not_found"))
         drain(root)
-    (row,) = rows(root)
+    (row,) = outbox_rows(root)
     assert service.posted == []
     assert row["status"] == "dead" and "channel_not_found" in (row["last_error"] or "")
 
 
 def test_chat_post_message_rate_limited_in_the_body_is_retried(tmp_path: Path) -> None:
     service = SlackService(token=TOKEN)
-    with ScriptedServer(default=service) as server, env(**{TOKEN_VAR: TOKEN}):
+    with ScriptedServer(default=service) as server, set_env(**{TOKEN_VAR: TOKEN}):
         root = write_project(tmp_path / "p", "slack", chat_section(server.url, blocker_alerts=False))
         assert plan(root, "slack", None, record_default) == 1
         service.fail(Failure("ok_false", error="ratelimited"))
         drain(root)
-    (row,) = rows(root)
+    (row,) = outbox_rows(root)
     # Retried, not dead: the second attempt is delivered, exactly once.
     assert row["status"] == "done" and row["attempts"] == 2
     assert len(service.posted) == 1

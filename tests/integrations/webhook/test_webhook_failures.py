@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from tests.harness import FAILURE_KINDS, Request, run_failure_kinds
+from msp.testing import FAILURE_KINDS, Request, run_failure_kinds
 
 SIGNING = "whsec-test-7f3a9c1e5b"
 HEADER_SECRET = "hdr-secret-2b8d4f6a"
@@ -17,8 +17,10 @@ def test_webhook_passes_every_failure_kind(tmp_path: Path) -> None:
 
     def check(req: Request) -> None:
         seen.append(req)
-        expected = "sha256=" + hmac.new(SIGNING.encode(), req.body, hashlib.sha256).hexdigest()
-        assert req.header("X-MSP-Signature") == expected
+        stamp, _, given = (req.header("X-MSP-Signature") or "").partition(",v1=")
+        assert stamp.startswith("t=") and stamp[2:].isdigit()
+        signed = stamp[2:].encode() + b"." + req.body
+        assert given == hmac.new(SIGNING.encode(), signed, hashlib.sha256).hexdigest()
         assert req.header("X-Api-Key") == HEADER_SECRET
         assert req.json()["schema"] == "msp.webhook.v1"
 

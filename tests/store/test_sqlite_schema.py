@@ -1,4 +1,5 @@
-"""The SQLite store's schema: versioned, migrated once, append-only, and honest when it can't open."""
+"""SQLite only: the schema is versioned, migrated once, append-only in the database itself, and
+honest when it can't open. (What every backend must do is in the other files here.)"""
 
 from __future__ import annotations
 
@@ -17,42 +18,31 @@ from msp.errors import StoreError
 
 def test_schema_version_is_the_number_of_migrations(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "msp.db", synchronous="normal")
+    con = sqlite3.connect(store.path)
     try:
         assert SCHEMA_VERSION == len(MIGRATIONS) >= 1
         assert store.schema_version == len(MIGRATIONS)
-        con = store.connection()
         assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"events", "sessions", "blockers", "actions", "hook_failures"} <= tables
     finally:
+        con.close()
         store.close()
 
 
-def test_reopening_does_not_migrate_again_and_keeps_data(tmp_path: Path) -> None:
-    path = tmp_path / "msp.db"
-    store = SqliteStore(path, synchronous="normal")
-    SessionManager(store, default_project="p").start({"goal": "kept"})
-    store.close()
-    again = SqliteStore(path, synchronous="normal")
-    try:
-        assert again.schema_version == SCHEMA_VERSION
-        with again.read() as tx:
-            assert [r.goal for r in tx.list_sessions()] == ["kept"]
-    finally:
-        again.close()
-
-
-def test_events_are_append_only(manager: SessionManager, store: SqliteStore) -> None:
-    manager.start({})
-    manager.update({"text": "first"})
-    con = store.connection()
+def test_events_are_append_only_in_the_database(sqlite_manager: SessionManager, sqlite_store: SqliteStore) -> None:
+    """Not even a connection going round the store can rewrite history."""
+    sqlite_manager.start({})
+    sqlite_manager.update({"text": "first"})
+    con = sqlite3.connect(sqlite_store.path)
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("UPDATE events SET data = '{}'")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         con.execute("DELETE FROM events")
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 2
     assert "first" in con.execute("SELECT data FROM events WHERE type = 'progress_updated'").fetchone()[0]
+    con.close()
 
 
 def test_a_store_from_a_newer_msp_is_refused(tmp_path: Path) -> None:
@@ -98,10 +88,26 @@ def test_many_processes_creating_the_store_at_once(tmp_path: Path) -> None:
         con.close()
 
 
-def test_a_failed_command_rolls_back_everything(manager: SessionManager, store: SqliteStore) -> None:
-    """An error after the event was appended (here: in planning) leaves no trace."""
-    manager.start({})
-    before = store.connection().execute("SELECT count(*) FROM events").fetchone()[0]
+def test_reopening_does_not_migrate_again_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "msp.db"
+    store = SqliteStore(path, synchronous="normal")
+    SessionManager(store, default_project="p").start({"goal": "kept"})
+    store.close()
+    again = SqliteStore(path, synchronous="normal")
+    try:
+        assert again.schema_version == SCHEMA_VERSION
+        with again.read() as tx:
+            assert [r.goal for r in tx.list_sessions()] == ["kept"]
+    finally:
+        again.close()
+
+
+def test_a_failed_command_leaves_no_transaction_open(sqlite_manager: SessionManager, sqlite_store: SqliteStore) -> None:
+    """An error after the event was appended (here: in planning) leaves no trace, and the
+    connection is not left inside a transaction."""
+    sqlite_manager.start({})
+    con = sqlite3.connect(sqlite_store.path)
+    before = con.execute("SELECT count(*) FROM events").fetchone()[0]
 
     class Boom(Exception):
         pass
@@ -109,10 +115,10 @@ def test_a_failed_command_rolls_back_everything(manager: SessionManager, store: 
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise Boom
 
-    manager._plan = explode  # type: ignore[method-assign]
+    sqlite_manager._plan = explode  # type: ignore[method-assign]
     with pytest.raises(Boom):
-        manager.update({"text": "never stored"})
-    con = store.connection()
+        sqlite_manager.update({"text": "never stored"})
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == before
     assert con.execute("SELECT event_count FROM sessions").fetchone()[0] == before
-    assert not con.in_transaction
+    con.close()
+    assert not sqlite_store._db.in_transaction

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .http_server import Reply, Request, ScriptedServer
+from msp.testing._http_server import Reply, Request, ScriptedServer
 
-#: The failure kinds and what the dispatcher must do with each (see README.md).
+#: The failure kinds and what the dispatcher must do with each (see :mod:`msp.testing`).
 FAILURE_KINDS: dict[str, str] = {
     "500_then_ok": "the first 2 requests get HTTP 500, then the service recovers: everything is delivered; "
                    "exactly 2 extra requests",
@@ -68,7 +68,7 @@ class KindResult:
 
 def default_record(manager: Any) -> None:
     """A short session: start (with an issue key), update, decision, entity, blocker, resolve, end."""
-    from msp.testing import SCRIPT
+    from msp.testing._session import SCRIPT
 
     for step, data in SCRIPT:
         getattr(manager, step)(data)
@@ -94,7 +94,7 @@ def write_project(root: Path, integration: str, section: Mapping[str, Any],
 
 
 @contextmanager
-def env(**values: str | None) -> Iterator[None]:
+def set_env(**values: str | None) -> Iterator[None]:
     """Set (or, with None, unset) environment variables for the block, then restore them."""
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -118,21 +118,19 @@ def plan(root: Path, integration: str, plugin: object | None,
     from msp._config import open_project
     from msp._plugins.host import build_host
     from msp._session.manager import SessionManager
-    from msp._store.sqlite import SqliteStore
+    from msp._store import open_store
 
     project = open_project(root)
     assert project is not None
     host = build_host(project.config.integrations, extra={integration: plugin} if plugin is not None else None)
     assert not host.broken, f"the integration did not load: {[(b.name, b.error) for b in host.broken]}"
-    store = SqliteStore(project.db_path, synchronous="normal")
+    store = open_store(project, synchronous="normal")
     try:
         record(SessionManager(store, host, default_project="demo-project", source="api"))
-        count = store.connection().execute(
-            "SELECT count(*) FROM actions WHERE integration = ? AND status = 'pending'", (integration,)
-        ).fetchone()[0]
+        with store.read() as tx:
+            return len(tx.outbox.pending_ids_of(integration))
     finally:
         store.close()
-    return int(count)
 
 
 def drain(root: Path, *, wait: bool = True, plugin: object | None = None, integration: str = "",
@@ -158,7 +156,9 @@ def drain(root: Path, *, wait: bool = True, plugin: object | None = None, integr
     return report.to_dict()
 
 
-def rows(root: Path) -> list[dict[str, Any]]:
+def outbox_rows(root: Path) -> list[dict[str, Any]]:
+    """Every action in the project's outbox, oldest first: id, integration, kind, status,
+    attempts, last_error, result, last_status and the payload (parsed)."""
     import sqlite3
 
     db = sqlite3.connect(root / ".msp" / "msp.db")
@@ -179,31 +179,49 @@ def cli_json(root: Path, *args: str) -> tuple[int, str]:
     """Run an ``msp`` command in this process against the project; returns (exit code, stdout)."""
     from typer.testing import CliRunner
 
-    from msp._cli.main import app
+    from msp._main import app
 
     result = CliRunner().invoke(app, list(args), env={"MSP_DIR": str(root / ".msp")}, catch_exceptions=False)
     return result.exit_code, result.stdout
 
 
+def assert_no_secret_in(secrets: Iterable[str], *places: str | bytes | Path) -> None:
+    """Fail when a secret value appears in any of ``places``: text, bytes, a file, or a folder
+    (every file under it). The failure names the place, never the value, and is raised
+    directly (not through ``assert``), so pytest's assertion rewriting cannot print it either."""
+    values = [s.encode() for s in secrets if s]
+    if not values:
+        return
+    for index, place in enumerate(places):
+        if isinstance(place, Path):
+            files = sorted(p for p in place.rglob("*") if p.is_file()) if place.is_dir() else [place]
+            blobs = [(str(f), f.read_bytes()) for f in files]
+        else:
+            blobs = [(f"text #{index + 1}", place.encode() if isinstance(place, str) else place)]
+        for where, blob in blobs:
+            if any(value in blob for value in values):
+                raise AssertionError(f"a secret value appears in {where}")
+
+
 def assert_no_secrets(root: Path, secrets: Sequence[str]) -> None:
-    """No secret value in the store (db, WAL), the logs, or ``msp queue list/show --json``."""
+    """No secret value in the project's ``.msp/`` (store, WAL, logs) or in what
+    ``msp queue list --all --json`` and ``msp queue show ID --json`` print."""
     values = [s for s in secrets if s]
     if not values:
         return
-    blobs: dict[str, bytes] = {}
-    for path in sorted((root / ".msp").rglob("*")):
-        if path.is_file():
-            blobs[str(path.relative_to(root))] = path.read_bytes()
+    assert_no_secret_in(values, root / ".msp")
     code, listing = cli_json(root, "queue", "list", "--all", "--json")
-    assert code == 0, listing
-    blobs["msp queue list --all --json"] = listing.encode()
+    if code != 0:
+        raise AssertionError(f"msp queue list failed ({code})")
+    printed: dict[str, str] = {"msp queue list --all --json": listing}
     for action in json.loads(listing)["actions"]:
         code, shown = cli_json(root, "queue", "show", str(action["id"]), "--json")
-        assert code == 0, shown
-        blobs[f"msp queue show {action['id']} --json"] = shown.encode()
-    for where, blob in blobs.items():
-        for value in values:
-            assert value.encode() not in blob, f"a secret value appears in {where}"
+        if code != 0:
+            raise AssertionError(f"msp queue show {action['id']} failed ({code})")
+        printed[f"msp queue show {action['id']} --json"] = shown
+    for where, text in printed.items():
+        if any(value in text for value in values):
+            raise AssertionError(f"a secret value appears in {where}")
 
 
 def run_failure_kinds(
@@ -237,7 +255,7 @@ def run_failure_kinds(
     assert not unknown, f"unknown failure kinds {sorted(unknown)}; known: {sorted(FAILURE_KINDS)}"
     results: dict[str, KindResult] = {}
     secret_values = list((secrets or {}).values())
-    with env(**dict(secrets or {})):
+    with set_env(**dict(secrets or {})):
         for kind in kinds:
             server = ScriptedServer(ok)
             server.start()
@@ -262,9 +280,9 @@ def _run_kind(kind: str, root: Path, server: ScriptedServer, count: int, plugin:
         return drain(root, wait=wait, plugin=plugin, integration=integration)
 
     def result(report: dict[str, Any]) -> KindResult:
-        return KindResult(kind, rows(root), list(server.requests), report, root)
+        return KindResult(kind, outbox_rows(root), list(server.requests), report, root)
 
-    ours = [r for r in rows(root) if r["integration"] == integration]
+    ours = [r for r in outbox_rows(root) if r["integration"] == integration]
     n = len(ours)
     if kind == "500_then_ok":
         server.script(Reply(500, body="internal error"), Reply(500, body="internal error"))
@@ -290,7 +308,7 @@ def _run_kind(kind: str, root: Path, server: ScriptedServer, count: int, plugin:
     if kind == "refused":
         server.stop()  # nothing listens on its port for the whole first drain
         first_report = go(wait=False)
-        mid = rows(root)
+        mid = outbox_rows(root)
         assert not [a for a in mid if a["status"] == "dead"], "a refused connection must not kill an action"
         assert not [a for a in mid if a["status"] == "done"]
         tried = [a for a in mid if a["attempts"] > 0]

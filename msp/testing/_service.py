@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .http_server import Reply, Request
+from msp.testing._http_server import Reply, Request
 
 
 @dataclass

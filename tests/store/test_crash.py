@@ -2,8 +2,9 @@
 
 The writer (tests/helpers/writer.py) prints each event id only after its transaction commits.
 The test kills it at several points of a burst, then checks every acknowledged id is stored,
-the database passes ``PRAGMA integrity_check``, the projections agree with the events, and the
-next commands work through the real CLI.
+the store passes its backend's soundness check (for SQLite ``PRAGMA integrity_check``), the
+projections agree with the events read through the store interface, and the next commands work
+through the real CLI. Runs against every backend.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,37 +20,39 @@ from typing import Any
 
 import pytest
 
+from tests.store.backends import Backend
+
 MSP_BIN = str(Path(sys.executable).with_name("msp"))
 
-WRITER = Path(__file__).parent / "helpers" / "writer.py"
+WRITER = Path(__file__).parent.parent / "helpers" / "writer.py"
 
 
-def _db(project_dir: Path) -> Path:
-    return project_dir / ".msp" / "msp.db"
-
-
-def _check_consistent(db: Path) -> set[str]:
-    """Integrity ok, and every session row agrees with its events. Returns all event ids."""
-    con = sqlite3.connect(db)
+def _check_consistent(backend: Backend, spec: str) -> set[str]:
+    """Sound in the backend's terms, and every session row agrees with its events (each of
+    which still folds). Returns all event ids."""
+    backend.check_sound(spec)
+    store = backend.open(spec)
     try:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        for sid, count, last_seq in con.execute("SELECT id, event_count, last_seq FROM sessions").fetchall():
-            n, top = con.execute("SELECT count(*), max(seq) FROM events WHERE session_id = ?", (sid,)).fetchone()
-            assert (count, last_seq) == (n, top)
-        for (data,) in con.execute("SELECT data FROM events"):
-            json.loads(data)  # no torn rows
-        return {r[0] for r in con.execute("SELECT id FROM events")}
+        with store.read() as tx:
+            for row in tx.list_sessions():
+                events = tx.session_events(row.id)
+                assert row.event_count == len(events)
+                assert row.last_at == events[-1].at
+                tx.load_session(row.id)  # no torn rows: the whole history folds
+            return {e.id for e in tx.events_since(0, limit=1_000_000)}
     finally:
-        con.close()
+        store.close()
 
 
 @pytest.mark.parametrize("sync", ["normal", "full"])
-def test_sigkill_mid_burst_loses_nothing_acknowledged(msp_cli: Any, project_dir: Path, sync: str) -> None:
+def test_sigkill_mid_burst_loses_nothing_acknowledged(backend: Backend, msp_cli: Any, project_dir: Path,
+                                                      sync: str) -> None:
+    spec = backend.project_spec(project_dir)
     assert msp_cli("start", "--goal", "crash test").code == 0
     acknowledged: list[str] = []
     for round_, kill_after in enumerate([1, 37, 400]):
         proc = subprocess.Popen(
-            [sys.executable, str(WRITER), str(_db(project_dir)), "100000", "--sync", sync,
+            [sys.executable, str(WRITER), spec, "100000", "--sync", sync,
              "--tag", f"r{round_}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -67,7 +69,7 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged(msp_cli: Any, project_dir:
         rest, _ = proc.communicate(timeout=30)
         acknowledged += seen + [x for x in rest.split() if x]
 
-    stored = _check_consistent(_db(project_dir))
+    stored = _check_consistent(backend, spec)
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged events lost"
 
@@ -78,10 +80,10 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged(msp_cli: Any, project_dir:
     assert r.code == 0, r.err
     assert r.json()["session"]["status"] == "closed"
     assert r.json()["session"]["events"] == len(stored) + 2
-    _check_consistent(_db(project_dir))
+    _check_consistent(backend, spec)
 
 
-def test_cli_commands_killed_at_random_moments(msp_cli: Any, project_dir: Path) -> None:
+def test_cli_commands_killed_at_random_moments(backend: Backend, msp_cli: Any, project_dir: Path) -> None:
     """Real ``msp update`` processes killed at random points: the ones that answered are kept,
     the store stays sound, and the session carries on."""
     assert msp_cli("start").code == 0
@@ -99,7 +101,7 @@ def test_cli_commands_killed_at_random_moments(msp_cli: Any, project_dir: Path) 
             answered.append(json.loads(out)["event"]["id"])
         else:
             assert proc.returncode == -signal.SIGKILL, err
-    stored = _check_consistent(_db(project_dir))
+    stored = _check_consistent(backend, backend.project_spec(project_dir))
     assert set(answered) <= stored
     r = msp_cli("update", "still here", "--json")
     assert r.code == 0, r.err

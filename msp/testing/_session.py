@@ -1,32 +1,13 @@
-"""Test kit for integration authors, loaded by pytest through the ``pytest11`` entry point.
-
-Fixtures:
-
-``msp_run_session``
-    ``run(plugin, config=None, name=None) -> SessionRun``: runs the scripted session (start,
-    two updates, a decision, an entity, a blocker raised and resolved, close) through one
-    integration in a temporary store and hands back the planned actions per hook.
-
-Helpers:
-
-``assert_valid_actions(actions)``
-    Checks every action against the published JSON Schema of actions.
-"""
+"""A scripted session run through one integration in a temporary store, and the schema check
+for the actions it plans. Heavy modules (the store, the plugin host) load on first use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
-
-from msp._model.actions import actions_json_schema
-from msp._plugins.host import build_host
-from msp._session.manager import SessionManager
-from msp._store.sqlite import SqliteStore
 
 #: What the scripted session records, in order; tests may compare against it.
 SCRIPT: list[tuple[str, dict[str, Any]]] = [
@@ -46,7 +27,9 @@ SCRIPT: list[tuple[str, dict[str, Any]]] = [
 
 @dataclass
 class SessionRun:
-    """The outcome of a scripted session."""
+    """The outcome of a scripted session: the actions planned per hook name (``msp_update``,
+    ...), the integrations' warnings, integrations that failed to load (``"name: error"``), the
+    session's id and the store file."""
 
     actions: dict[str, list[Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -72,12 +55,17 @@ def run_session(
     name: str | None = None,
     script: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> SessionRun:
-    """Run ``script`` (default :data:`SCRIPT`) through one integration plugin."""
+    """Run ``script`` (default :data:`SCRIPT`) through one integration plugin, in a new store
+    under ``tmp_dir``, with a clock that moves 7 minutes a step from 2026-01-05 09:00 UTC."""
+    from msp._plugins.host import build_host
+    from msp._session.manager import SessionManager
+    from msp._store import open_store
+
     integration = name or str(getattr(plugin, "name", "under_test"))
     host = build_host({integration: dict(config or {})}, extra={integration: plugin})
     start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     ticks = iter(start + timedelta(minutes=7 * i) for i in range(10_000))
-    store = SqliteStore(tmp_dir / "msp.db", synchronous="normal")
+    store = open_store(tmp_dir / "msp.db", synchronous="normal")
     manager = SessionManager(store, host, default_project="demo-project", source="api",
                              clock=lambda: next(ticks))
     run = SessionRun(broken=[f"{b.name}: {b.error}" for b in host.broken], store_path=tmp_dir / "msp.db")
@@ -92,26 +80,23 @@ def run_session(
     return run
 
 
-def assert_valid_actions(actions: list[Any]) -> None:
-    """Every action must validate against the JSON Schema that ``msp schema actions`` prints."""
+def assert_valid_actions(actions: list[Any], kinds: Mapping[str, type[Any]] | None = None) -> None:
+    """Every action must validate against the JSON Schema that ``msp schema actions`` prints.
+
+    ``kinds`` adds action models a plugin registers (``{"todo": TodoAction}``); a plugin's
+    own action *objects* bring their model with them, so usually nothing needs passing.
+    """
     import jsonschema
 
-    schema = actions_json_schema()
+    from msp._model.actions import BUILTIN_ACTIONS, actions_json_schema
+
+    table: dict[str, type[Any]] = {**BUILTIN_ACTIONS, **(kinds or {})}
+    for action in actions:
+        if not isinstance(action, dict):
+            table.setdefault(action.kind, type(action))
+    schema = actions_json_schema(table)
     for action in actions:
         data = action if isinstance(action, dict) else action.model_dump(mode="json", by_alias=True)
         jsonschema.validate(data, schema)
         assert data.get("integration"), "the host stamps every action with its integration"
         assert data.get("idempotency_key"), "the host stamps every action with an idempotency key"
-
-
-@pytest.fixture
-def msp_run_session(tmp_path: Path) -> Iterator[Callable[..., SessionRun]]:
-    counter = iter(range(10_000))
-
-    def run(plugin: object, config: Mapping[str, Any] | None = None, name: str | None = None,
-            script: list[tuple[str, dict[str, Any]]] | None = None) -> SessionRun:
-        folder = tmp_path / f"msp-run-{next(counter)}"
-        folder.mkdir()
-        return run_session(plugin, folder, config, name, script)
-
-    yield run

@@ -1,0 +1,94 @@
+"""What a command or an MCP tool call needs, opened on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from msp._config import Project
+    from msp._model.models import Source
+    from msp._session.manager import SessionManager
+    from msp._store.interface import Store
+
+
+@dataclass
+class Options:
+    """Process-wide switches set by the front-end before any work starts."""
+
+    #: Tracebacks on errors and debug logging (``msp --debug ...``).
+    debug: bool = False
+
+
+OPTIONS = Options()
+
+
+class Context:
+    """The project, its store, the session manager and the plugin host, each opened when first
+    used, so a command that needs only the project never opens the store."""
+
+    def __init__(self, source: Source = "cli") -> None:
+        self._project: Project | None = None
+        self._store: Store | None = None
+        self._manager: SessionManager | None = None
+        self.source = source
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            from msp._config import open_project
+            from msp._logging import configure
+
+            project = open_project()
+            assert project is not None
+            self._project = project
+            configure(project.logs_dir, project.config.logging.level)
+        return self._project
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from msp._store import open_store
+
+            self._store = open_store(self.project)
+        return self._store
+
+    @property
+    def manager(self) -> SessionManager:
+        if self._manager is None:
+            from msp._session.manager import SessionManager
+
+            project = self.project
+            self._manager = SessionManager(
+                self.store,
+                self.plugins(),
+                default_project=project.name,
+                source=self.source,
+                timeout_hours=project.config.session.timeout_hours,
+            )
+        return self._manager
+
+    def plugins(self, only: list[str] | None = None) -> Any:
+        config = self.project.config
+        if not config.integrations and only is None:
+            return None
+        from msp._logging import get_log
+        from msp._plugins.host import build_host
+
+        host = build_host(
+            config.integrations,
+            hook_timeout_ms=config.plugins.hook_timeout_ms,
+            only=only,
+            cache_dir=self.project.cache_dir,
+            project_root=self.project.root,
+        )
+        for broken in host.broken:
+            get_log().warning(
+                f"integration {broken.name!r} is not loaded: {broken.error} (this command still records; "
+                f"once fixed, back-fill it with `msp replay --integration {broken.name} --since 1d`)"
+            )
+        return host
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()

@@ -1,0 +1,325 @@
+"""The outbox on SQLite: the ``actions`` table, queried inside the store's transactions.
+
+Only queries live here; the rules they follow (lane order, what counts as an attempt, the
+manual operations) come from :mod:`msp._store.outbox_rules`. One drain runs per project and a
+write transaction holds SQLite's single write lock, so a claim's read and its update can never
+interleave with another claim's: no action is handed out twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update, iter_batches
+from msp._store.outbox_rules import (
+    BLOCKING,
+    QUEUE_OPS,
+    RECLAIMED_NOTE,
+    counts_attempt,
+    follow_up_order_key,
+    initial_status,
+    now_ms,
+    order_key,
+)
+from msp.errors import ActionNotFound, InvalidInput
+
+_BLOCKING_SQL = ", ".join(f"'{s}'" for s in BLOCKING)  # our constants, never user text
+#: No earlier action of the lane of ``a`` blocks it (see outbox_rules.BLOCKING).
+_IS_HEAD = (
+    "NOT EXISTS (SELECT 1 FROM actions b WHERE b.integration = a.integration "
+    f"AND b.session_id IS a.session_id AND b.status IN ({_BLOCKING_SQL}) AND b.order_key < a.order_key)"
+)
+
+
+#: Ids per statement: well under SQLite's limit on bound parameters.
+_BATCH = 500
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def _row(row: sqlite3.Row) -> ActionRow:
+    data = dict(row)
+    data["payload"] = json.loads(data["payload"])
+    data["order_key"] = data["order_key"] or order_key(data["id"])
+    return ActionRow(**data)
+
+
+class SqliteOutbox:
+    """Outbox operations on one connection, inside the transaction its store opened."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def integrations_due(self, now: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT DISTINCT integration FROM actions WHERE status = 'pending' AND next_attempt_ms <= ?", (now,)
+        )
+        return [r[0] for r in rows]
+
+    def next_due_ms(
+        self,
+        integration: str | None = None,
+        skip_lanes: Iterable[Lane] = (),
+        skip_integrations: Iterable[str] = (),
+        skip_kinds: Iterable[str] = (),
+    ) -> int | None:
+        sql = (
+            "SELECT a.integration, a.session_id, a.kind, a.status, a.next_attempt_ms, a.lease_until_ms "
+            f"FROM actions a WHERE a.status IN ({_BLOCKING_SQL}) AND {_IS_HEAD}"
+        )
+        params: list[Any] = []
+        if integration is not None:
+            sql += " AND a.integration = ?"
+            params.append(integration)
+        lanes, integrations, kinds = set(skip_lanes), set(skip_integrations), set(skip_kinds)
+        best: int | None = None
+        for integ, session, kind, status, due, lease in self._db.execute(sql, params):
+            if integ in integrations or kind in kinds or (integ, session) in lanes:
+                continue
+            when = int(due) if status == "pending" else int(lease or 0)
+            best = when if best is None else min(best, when)
+        return best
+
+    def counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._db.execute("SELECT status, count(*) FROM actions GROUP BY status")}
+
+    def counts_by_integration(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for integration, status, count in self._db.execute(
+            "SELECT integration, status, count(*) FROM actions GROUP BY integration, status"
+        ):
+            out.setdefault(integration, {})[status] = count
+        return out
+
+    def pending_due(self, now: int, integration: str | None = None, created_since: int | None = None) -> int:
+        sql = "SELECT count(*) FROM actions WHERE status = 'pending' AND next_attempt_ms <= ?"
+        params: list[Any] = [now]
+        if integration is not None:
+            sql += " AND integration = ?"
+            params.append(integration)
+        if created_since is not None:
+            sql += " AND created_ms >= ?"
+            params.append(created_since)
+        return int(self._db.execute(sql, params).fetchone()[0])
+
+    def get(self, ref: str | int) -> ActionRow:
+        text = str(ref).strip().lstrip("#")
+        row = None
+        if text.isdigit():
+            row = self._db.execute("SELECT * FROM actions WHERE id = ?", (int(text),)).fetchone()
+        elif len(text) >= 6:
+            # A prefix by range, not LIKE, so `%` and `_` in user text mean themselves.
+            rows = self._db.execute(
+                "SELECT * FROM actions WHERE idempotency_key >= ? AND idempotency_key < ? LIMIT 2",
+                (text, text + "\U0010ffff"),
+            ).fetchall()
+            if len(rows) > 1:
+                raise InvalidInput(f"{ref!r} matches more than one action", "give more of the key, or the id")
+            row = rows[0] if rows else None
+        if row is None:
+            raise ActionNotFound(f"no action with id {ref!r}", "list actions with `msp queue list --all`")
+        return _row(row)
+
+    def by_keys(self, keys: Sequence[str]) -> list[ActionRow]:
+        found = [
+            _row(r) for batch in iter_batches(keys, _BATCH)
+            for r in self._db.execute(f"SELECT * FROM actions WHERE idempotency_key IN ({_marks(batch)})", batch)
+        ]
+        return sorted(found, key=lambda a: a.id)
+
+    def select(self, statuses: Sequence[str], integration: str | None = None, limit: int = 100) -> list[ActionRow]:
+        sql = f"SELECT * FROM actions WHERE status IN ({_marks(statuses)})"
+        params: list[Any] = list(statuses)
+        if integration is not None:
+            sql += " AND integration = ?"
+            params.append(integration)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        return [_row(r) for r in self._db.execute(sql, params)]
+
+    def ids_with_status(self, status: str, integration: str | None = None) -> list[int]:
+        sql = "SELECT id FROM actions WHERE status = ?"
+        params: list[Any] = [status]
+        if integration is not None:
+            sql += " AND integration = ?"
+            params.append(integration)
+        return [r[0] for r in self._db.execute(sql + " ORDER BY id", params)]
+
+    def pending_ids_of(self, integration: str, limit: int = 10_000) -> list[int]:
+        rows = self._db.execute(
+            "SELECT id FROM actions WHERE integration = ? AND status = 'pending' ORDER BY id LIMIT ?",
+            (integration, limit),
+        )
+        return [r[0] for r in rows]
+
+    # --- writes --------------------------------------------------------------------------
+
+    def add_actions(self, actions: Sequence[PlannedAction], now: int | None = None) -> int:
+        if not actions:
+            return 0
+        at = now_ms() if now is None else now
+        # rowcount, not total_changes: the latter also counts rows that triggers touch.
+        cur = self._db.executemany(
+            "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
+            "session_id, payload, status, created_ms, next_attempt_ms, updated_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (a.idempotency_key, a.event_id, a.integration, a.position, a.kind, a.session_id,
+                 _payload_json(a.payload), initial_status(a.held), at, at, at)
+                for a in actions
+            ],
+        )
+        return max(cur.rowcount, 0)
+
+    def reclaim(self, owner: str, now: int, *, other_owners: bool = False) -> int:
+        where = "status = 'in_flight' AND (lease_until_ms < ?"
+        params: list[Any] = [now]
+        if other_owners:
+            where += " OR lease_owner IS NOT ?"
+            params.append(owner)
+        where += ")"
+        cur = self._db.execute(
+            "UPDATE actions SET status = 'pending', attempts = attempts + ?, lease_owner = NULL, "
+            f"lease_until_ms = NULL, next_attempt_ms = ?, updated_ms = ?, last_error = ? WHERE {where}",
+            [int(counts_attempt(None)), now, now, RECLAIMED_NOTE, *params],
+        )
+        return cur.rowcount
+
+    def renew(self, owner: str, until: int) -> None:
+        self._db.execute(
+            "UPDATE actions SET lease_until_ms = ? WHERE status = 'in_flight' AND lease_owner = ?", (until, owner)
+        )
+
+    def claim(
+        self,
+        integration: str,
+        owner: str,
+        now: int,
+        lease_until: int,
+        lanes: int,
+        *,
+        run_max: int = 1,
+        skip_lanes: Iterable[str | None] = (),
+        skip_kinds: Iterable[str] = (),
+    ) -> list[list[ActionRow]]:
+        if lanes <= 0:
+            return []
+        skip = set(skip_lanes)
+        kinds = sorted(set(skip_kinds))
+        kind_sql = f" AND a.kind NOT IN ({_marks(kinds)})" if kinds else ""
+        heads = self._db.execute(
+            "SELECT a.* FROM actions a INDEXED BY actions_claim "
+            f"WHERE a.integration = ? AND a.status = 'pending' AND a.next_attempt_ms <= ?{kind_sql} "
+            f"AND {_IS_HEAD} ORDER BY a.order_key LIMIT ?",
+            [integration, now, *kinds, lanes + len(skip)],
+        ).fetchall()
+        runs: list[list[ActionRow]] = []
+        for raw in heads:
+            head = _row(raw)
+            if head.session_id in skip:
+                continue
+            run = [head]
+            if run_max > 1:
+                rest = self._db.execute(
+                    "SELECT * FROM actions WHERE integration = ? AND session_id IS ? "
+                    f"AND status IN ({_BLOCKING_SQL}) AND order_key > ? ORDER BY order_key LIMIT ?",
+                    (integration, head.session_id, head.order_key, run_max - 1),
+                ).fetchall()
+                for raw_next in rest:
+                    nxt = _row(raw_next)
+                    if nxt.status != "pending" or nxt.next_attempt_ms > now or nxt.kind != head.kind:
+                        break
+                    run.append(nxt)
+            runs.append(run)
+            if len(runs) >= lanes:
+                break
+        ids = [a.id for run in runs for a in run]
+        if ids:
+            self._db.execute(
+                "UPDATE actions SET status = 'in_flight', lease_owner = ?, lease_until_ms = ?, updated_ms = ? "
+                f"WHERE id IN ({_marks(ids)})",
+                [owner, lease_until, now, *ids],
+            )
+            for run in runs:
+                for a in run:
+                    a.status, a.lease_owner, a.lease_until_ms = "in_flight", owner, lease_until
+        return runs
+
+    def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
+        for u in updates:
+            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "updated_ms = ?", "status = ?"]
+            params: list[Any] = [now, "pending" if u.status == "released" else u.status]
+            if u.attempts is not None:
+                sets.append("attempts = ?")
+                params.append(u.attempts)
+            if u.next_attempt_ms is not None:
+                sets.append("next_attempt_ms = ?")
+                params.append(u.next_attempt_ms)
+            if not u.keep_error:
+                sets.append("last_error = ?")
+                params.append(u.error)
+            if u.result is not None:
+                sets.append("result = ?")
+                params.append(u.result)
+            if u.status_code is not None:
+                sets.append("last_status = ?")
+                params.append(u.status_code)
+            params.append(u.id)
+            self._db.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id = ?", params)
+            if u.follow_ups:
+                parent = (parents or {}).get(u.id)
+                if parent is None:
+                    raise ValueError(f"follow-ups of action {u.id} need its row in `parents`")
+                self._insert_follow_ups(parent, u.follow_ups, now)
+
+    def _insert_follow_ups(self, parent: ActionRow, follow_ups: list[FollowUp], now: int) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, session_id, "
+            "payload, status, created_ms, next_attempt_ms, updated_ms, order_key, parent_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (f.idempotency_key, parent.event_id, parent.integration, parent.position, f.kind,
+                 parent.session_id, _payload_json(f.payload), initial_status(f.held), now, now, now,
+                 follow_up_order_key(parent.order_key, i), parent.id)
+                for i, f in enumerate(follow_ups)
+            ],
+        )
+
+    def set_status(self, ids: Sequence[int], op: QueueOp, now: int) -> list[int]:
+        if not ids:
+            return []
+        rule = QUEUE_OPS[op]
+        sets = "status = ?, updated_ms = ?, lease_owner = NULL, lease_until_ms = NULL"
+        params: list[Any] = [rule.to, now]
+        if rule.to == "pending":
+            sets += ", next_attempt_ms = ?"
+            params.append(now)
+        if rule.fresh:
+            sets += ", attempts = 0, window_start_ms = ?"
+            params.append(now)
+        changed: list[int] = []
+        for batch in iter_batches(ids, _BATCH):
+            changed += [r[0] for r in self._db.execute(
+                f"UPDATE actions SET {sets} WHERE id IN ({_marks(batch)}) "
+                f"AND status IN ({_marks(rule.sources)}) RETURNING id",
+                [*params, *batch, *rule.sources],
+            )]
+        return sorted(changed)
+
+    def note_error(self, ids: Sequence[int], error: str, now: int) -> None:
+        for batch in iter_batches(ids, _BATCH):
+            self._db.execute(
+                f"UPDATE actions SET last_error = ?, updated_ms = ? WHERE id IN ({_marks(batch)})",
+                [error, now, *batch],
+            )
