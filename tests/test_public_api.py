@@ -48,7 +48,6 @@ PUBLIC: dict[str, list[str]] = {
         "BlockerNotFound",
         "ConfigError",
         "DispatchBusy",
-        "GraphServerError",
         "InvalidInput",
         "MissingCredential",
         "MspError",
@@ -140,7 +139,6 @@ def test_every_error_class_msp_raises_is_in_msp_errors() -> None:
     from msp._secrets import MissingCredential
     from msp._store.sqlite import StoreBusy
 
-    # (GraphServerError's old home, the embedded graph's manager, now lives in msp-neo4j.)
     assert (DispatchBusy, MissingCredential, StoreBusy) == (
         msp.errors.DispatchBusy, msp.errors.MissingCredential, msp.errors.StoreBusy)
     for attr in msp.errors.__all__:

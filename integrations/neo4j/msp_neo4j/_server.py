@@ -35,7 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msp.errors import GraphServerError as GraphServerError  # defined with the public tree
+from msp.errors import MspError
+
+
+class GraphServerError(MspError):
+    """The embedded graph server cannot be started, reached or stopped. (The core names no
+    graph server: this error belongs to the integration that runs one.)"""
+
+    code = "GRAPH_SERVER"
+
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
