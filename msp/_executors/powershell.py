@@ -75,8 +75,15 @@ class PowerShellExecutor(BaseExecutor):
         if is_probe(function, action.arguments):
             edition, version = result.version or ("unknown edition", "unknown version")
             head = f"PowerShell {edition} {version}"
-            if result.status != "ok":
-                return Outcome(result.status, _summary([result.message, head, *ps_warnings]))
+            if result.status in ("wait", "retry"):
+                return Outcome("wait" if result.status == "wait" else "retry",
+                               _summary([result.message, head, *ps_warnings]))
+            from msp._powershell._runtime import ps7_hint
+            from msp._powershell._settings import parse_settings
+
+            hint = ps7_hint(parse_settings(ctx.integration, ctx.config), ctx.project_root, result.version)
+            if hint:  # it may import today and break on the first PowerShell 7-only line it runs
+                return Outcome("wait", _summary([head, hint]))
             return Outcome("done", _summary([head, "module imported, initialized", *ps_warnings]))
         if result.status in ("wait", "retry"):
             summary = _summary([result.message, *ps_warnings])

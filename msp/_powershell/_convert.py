@@ -207,17 +207,17 @@ def root_relative(path: str, config: Mapping[str, Any], project_root: Any = None
     raw_root = config.get("root")
     if not isinstance(raw_root, str) or not raw_root:
         raise ValueError("an absolute path, and no root folder is configured to accept it in")
-    root_text = raw_root.replace("\\", "/")
+    root_text = os.path.expanduser(raw_root).replace("\\", "/")
     if not _is_absolute(root_text):
         base = Path(project_root) if project_root is not None else Path.cwd()
-        root_text = str(base / os.path.expanduser(root_text)).replace("\\", "/")
-    else:
-        root_text = os.path.expanduser(root_text)
+        root_text = str(base / root_text).replace("\\", "/")
     windows = len(root_text) > 1 and root_text[1] == ":"
     root_parts, path_parts = _parts(root_text), _parts(cleaned)
-    same = (lambda a, b: a.lower() == b.lower()) if windows else (lambda a, b: a == b)
-    if ".." in path_parts or len(path_parts) <= len(root_parts) or not all(
-            same(a, b) for a, b in zip(root_parts, path_parts, strict=False)):
+    def norm(part: str) -> str:
+        return part.lower() if windows else part
+
+    if ".." in path_parts or len(path_parts) <= len(root_parts) or [norm(a) for a in root_parts] != [
+            norm(b) for b in path_parts[:len(root_parts)]]:
         raise ValueError("the path is outside the configured root folder; refused")
     return "/".join(path_parts[len(root_parts):])
 

@@ -236,21 +236,23 @@ class Bridge:
                 return CallResult("retry", f"{function} did not finish within {settings.timeout_s:g}s; "
                                   "its runspace was closed")
         logs, retry = _information(result)
-        extra = {"warnings": result.warnings, "logs": logs, "version": slot.version}
+
+        def done(status: Status, message: str = "", output: list[Any] | None = None) -> CallResult:
+            return CallResult(status, message, output or [], result.warnings, logs, slot.version)
+
         if result.failed is not None and result.failed.missing_command.lower() == function.lower():
-            return CallResult("skipped", f"{function} is not defined by module {settings.module}; skipped", **extra)
+            return done("skipped", f"{function} is not defined by module {settings.module}; skipped")
         missing = [e.missing_command for e in [result.failed, *result.errors] if e is not None and e.missing_command]
         if missing:
             # A command the script itself calls is missing here: the script's error, retried.
             names = ", ".join(sorted(set(missing)))
-            return CallResult("retry", f"{function} in module {settings.module} calls {names}, which is not defined "
-                              f"in msp's runspace (CommandNotFoundException): {_describe_failure(result)}", **extra)
+            return done("retry", f"{function} in module {settings.module} calls {names}, which is not defined "
+                        f"in msp's runspace (CommandNotFoundException): {_describe_failure(result)}")
         if result.failed is not None or result.errors:
-            return CallResult("retry", f"{function}: {_describe_failure(result)}", **extra)
+            return done("retry", f"{function}: {_describe_failure(result)}")
         if retry:
-            return CallResult("retry", f"{function} asked to be retried (Add-MSPRetryQueue "
-                              f"{', '.join(retry)})", **extra)
-        return CallResult("ok", output=result.output, **extra)
+            return done("retry", f"{function} asked to be retried (Add-MSPRetryQueue {', '.join(retry)})")
+        return done("ok", output=result.output)
 
     def version(self, integration: str, config: Mapping[str, Any]) -> tuple[str, str] | None:
         return self.slot(integration, config).version

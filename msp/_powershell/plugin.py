@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from msp._model.actions import PowerShellCall
-from msp._powershell._data import blocker_table, decision_table, entity_table, session_table, update_table
 from msp._powershell._bind import Unbound, bind, offered, problems, served
+from msp._powershell._data import blocker_table, decision_table, entity_table, session_table, update_table
 from msp._powershell._scan import HOOK_FUNCTIONS, ModuleScan, scan_module
 from msp._powershell._settings import CONFIG_SCHEMA, PowerShellSettings, parse_settings
 from msp.errors import ConfigError, PluginError

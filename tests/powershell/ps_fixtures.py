@@ -9,8 +9,8 @@ Test knobs ride in the update text (``knob:...``) so a test can steer one call:
 ``knob:error-stream`` (a non-terminating error record), ``knob:throw`` (a terminating error),
 ``knob:big`` (a 50 KB answer), ``knob:odd`` (output of unrecognised shapes), ``knob:die`` (the
 process exits mid-call), ``knob:hang`` (never answers), ``knob:missing-command`` (calls a command
-nobody defined), ``knob:log`` (Write-MSPLog), ``knob:retry-queue`` (Add-MSPRetryQueue). ``knob:throw`` in a session's goal makes
-``New-TeamChatSession`` fail with a terminating error.
+nobody defined), ``knob:log`` (Write-MSPLog), ``knob:retry-queue`` (Add-MSPRetryQueue).
+``knob:throw`` in a session's goal makes ``New-TeamChatSession`` fail with a terminating error.
 """
 
 from __future__ import annotations
