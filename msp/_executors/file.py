@@ -44,6 +44,14 @@ Modes:
     property: the top-level keys in ``content`` replace the same keys where they stand, new keys
     are added at the end of the frontmatter, and every other property, comment and its order is
     kept. A file without frontmatter gets one at the top.
+``section_append``
+    ``content`` is added at the end of the managed block ``section`` (placed, when missing, as
+    ``section`` places it); every other byte stays. A block that already holds ``content`` as
+    whole lines is left as it is, so a write delivered again (its outcome lost in a crash) does
+    not add it twice: give each appended piece something unique (the obsidian integration ends
+    each update's line with its id). For something that grows without rewriting it each time, a
+    session's list of updates, say: the cost of the action stays the size of what is added.
+    Not for ``frontmatter``.
 
 A file whose markers are broken (a begin without an end, a block twice) is never guessed at: the
 outcome is ``dead`` and names the file, so nothing the user wrote is lost. Writing content equal
@@ -134,6 +142,32 @@ def apply_section(text: str, section: str, content: str) -> str:
             f"fix the lines '{begin_marker(section)}' / '{end_marker(section)}' by hand, then retry the action"
         )
     return "".join(lines[: begins[0]]) + block + "".join(lines[ends[0] + 1 :])
+
+
+def append_to_section(text: str, section: str, content: str) -> str:
+    """``text`` with ``content`` added at the end of managed block ``section``, unless the block
+    already holds it as whole lines; nothing else changes."""
+    if section == FRONTMATTER:
+        raise Refused("mode 'section_append' cannot add to the frontmatter; use mode 'section'")
+    nl = _newline_of(text)
+    addition = _normalise_body(content, nl)
+    if not addition:
+        return text
+    lines = _lines(text)
+    begins = [i for i, line in enumerate(lines) if _marker(line) == ("begin", section)]
+    if len(begins) != 1:
+        return apply_section(text, section, content)  # missing (or damaged: refused there)
+    ends = [i for i, line in enumerate(lines) if _marker(line) == ("end", section)]
+    if len(ends) != 1 or ends[0] < begins[0]:
+        return apply_section(text, section, content)  # refuses, naming the damage
+    if any(_marker(line) for line in _lines(addition)):
+        raise Refused("content contains an msp managed-block marker line; it would break the file's blocks")
+    body = "".join(lines[begins[0] + 1 : ends[0]])
+    if body and not body.endswith("\n"):
+        body += nl
+    if (nl + addition) in (nl + body):
+        return text
+    return "".join(lines[: begins[0] + 1]) + body + addition + "".join(lines[ends[0] :])
 
 
 def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
@@ -258,6 +292,10 @@ def render(existing: str | None, mode: str, content: str, section: str | None) -
         if not section:
             raise Refused("mode 'section' needs a section id")
         return apply_section(existing or "", section, content)
+    if mode == "section_append":
+        if not section:
+            raise Refused("mode 'section_append' needs a section id")
+        return append_to_section(existing or "", section, content)
     raise Refused(f"unknown mode {mode!r}")
 
 
@@ -489,7 +527,7 @@ class FileExecutor(BaseExecutor):
                     text = render(existing, action.mode, action.content, action.section)
                 except Refused as exc:
                     raise Refused(f"{rel}: {exc}") from None
-                what = action.mode + (f" [{action.section}]" if action.mode == "section" else "")
+                what = action.mode + (f" [{action.section}]" if action.mode in ("section", "section_append") else "")
                 if text is None:
                     return Outcome("done", f"{rel}: exists, left as it is")
                 if text == existing:
