@@ -39,7 +39,8 @@ Modes:
     appended at the end, after a blank line; a missing file is created holding just the block.
     Ids of the form ``group:key`` are kept in key order within their group: a new one goes
     before the first block of its group with a greater key, else right after the group's last
-    block. So blocks written by different sessions in whatever order end in the same layout.
+    block; a block named just ``group`` comes first in its group. So blocks written by
+    different sessions, or superseded writes delivered later, end in the same layout.
     The reserved id ``frontmatter`` manages the file's YAML frontmatter instead, property by
     property: the top-level keys in ``content`` replace the same keys where they stand, new keys
     are added at the end of the frontmatter, and every other property, comment and its order is
@@ -188,12 +189,18 @@ def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
 
 def _insert_block(text: str, lines: list[str], section: str, block: str, nl: str) -> str:
     """Place a block that is not in the file yet. An id ``group:key`` joins the blocks of its
-    group in key order (whatever order the writes arrive in, the file ends up the same);
-    anything else goes at the end of the file, after a blank line."""
+    group in key order, after the block named just ``group`` if there is one (whatever order the
+    writes arrive in, the file ends up the same); a plain id goes before the blocks of the group
+    it names, else at the end of the file, after a blank line."""
     group, colon, key = section.partition(":")
-    if colon:
-        siblings = [b for b in _blocks(lines) if b[0].partition(":")[0] == group and ":" in b[0]]
-        later = [b for b in siblings if b[0].partition(":")[2] > key]
+    if not colon:
+        members = [b for b in _blocks(lines) if b[0].startswith(group + ":")]
+        if members:
+            at = members[0][1]
+            return "".join(lines[:at]) + block + nl + "".join(lines[at:])
+    else:
+        siblings = [b for b in _blocks(lines) if b[0].partition(":")[0] == group]
+        later = [b for b in siblings if ":" in b[0] and b[0].partition(":")[2] > key]
         if later:
             at = later[0][1]
             return "".join(lines[:at]) + block + nl + "".join(lines[at:])

@@ -139,6 +139,20 @@ def test_section_append_refuses_what_section_refuses(root: Path) -> None:
     assert write(root, "n.md", "x\n", mode="section_append").status == "dead"
 
 
+def test_a_block_named_after_a_group_heads_it_whatever_order_they_arrive_in() -> None:
+    orders = [["note", "note:1", "note:2"], ["note:2", "note:1", "note"], ["note:1", "note", "note:2"]]
+    texts = set()
+    for order in orders:
+        text = "Mine.\n"
+        for ident in order:
+            text = apply_section(text, ident, ident + "\n")
+        texts.add(text)
+    (text,) = texts
+    assert [line for line in text.splitlines() if "msp:begin" in line] == [
+        "%% msp:begin note %%", "%% msp:begin note:1 %%", "%% msp:begin note:2 %%"]
+    assert text.startswith("Mine.\n")
+
+
 def test_section_block_is_appended_after_a_blank_line(root: Path) -> None:
     (root / "n.md").write_text("# My note\nno newline at end")
     write(root, "n.md", "msp text", mode="section", section="x")
