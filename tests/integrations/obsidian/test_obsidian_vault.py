@@ -403,7 +403,7 @@ def test_a_long_session_appends_each_update_and_renders_the_whole_note_on_close(
     n = RECENT_UPDATES + 30
     with recorder(root) as rec:
         rec.run([("start", {"goal": "long", "progress": 0})])
-        first = rec.run([("update", {"text": f"step {i:04d}", "progress": i % 101}) for i in range(10)])
+        rec.run([("update", {"text": f"step {i:04d}", "progress": i % 101}) for i in range(10)])
         dispatch(root)
         session = only([p for p in notes(vault) if p.startswith(SESSION_DIR)])
         note = vault / session
