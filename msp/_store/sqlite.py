@@ -123,7 +123,7 @@ MIGRATIONS: list[str] = [
         WHERE status IN ('pending', 'in_flight');
     CREATE INDEX actions_claim ON actions(integration, status, order_key);
     """,
-    # 3: the session projection's folded fields and list counts as JSON (``_encode_state``), so
+    # 3: the session projection's folded fields and list counts as JSON (``_decode_state``), so
     # the session a hook receives is read, not re-folded from every event. NULL on the rows of an
     # older store: such a session is folded once from its events, at its next event. And what a
     # file action writes (outbox_rules.file_target), so a newer write finds the waiting ones it
@@ -278,14 +278,9 @@ def _column_value(value: Any) -> Any:
     return format_time(value) if isinstance(value, datetime) else value
 
 
-def _encode_state(fields: dict[str, Any], counts: dict[str, int]) -> str:
-    """The folded fields (times as text) and the list counts, as the ``state`` column holds them."""
-    return json.dumps({"fields": {k: _column_value(v) for k, v in fields.items()}, "counts": counts},
-                      ensure_ascii=False, sort_keys=True)
-
-
 def _decode_state(text: str) -> tuple[dict[str, Any], dict[str, int]]:
-    # Every time field of a session is named ``*_at`` (started_at, ended_at).
+    """The ``state`` column: ``{"fields": the folded fields, times as text, "counts": per list}``.
+    Every time field of a session is named ``*_at`` (started_at, ended_at)."""
     data = json.loads(text)
     fields = {k: parse_time(v) if k.endswith("_at") and isinstance(v, str) else v for k, v in data["fields"].items()}
     return fields, dict(data["counts"])
@@ -523,36 +518,39 @@ class SqliteAccess:
         if kind is not None and kind.resolves is not None:
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
         joins = kind.joins if kind is not None else None
-        fields: dict[str, Any]
-        counts: dict[str, int]
         found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
+        changed = {k: _column_value(v) for k, v in sets.items()}  # as the state column holds them
+        state: dict[str, Any]
         if found is None:
             if not sets.keys() >= _OPENING:
                 self._rows.pop(event.session_id, None)
                 return seq  # an event of a session never started only joins the log
-            fields, counts = dict(sets), dict.fromkeys(COLLECTIONS, 0)
+            state = {"fields": changed, "counts": dict.fromkeys(COLLECTIONS, 0)}
             self._db.execute(
                 "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
                 "last_seq, last_at, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (event.session_id, sets["project"], sets["status"], format_time(sets["started_at"]),
-                 sets["start_progress"], sets["progress"], seq, at),
+                (event.session_id, changed["project"], changed["status"], changed["started_at"],
+                 changed["start_progress"], changed["progress"], seq, at),
             )
         elif found["state"] is None:  # a store older than the projection: fold the session once
             folder = self.load_folder(event.session_id)
-            fields = dict(folder.fields)
-            counts = {name: len(getattr(folder, name)) for name in COLLECTIONS}
+            state = {"fields": {k: _column_value(v) for k, v in folder.fields.items()},
+                     "counts": {name: len(getattr(folder, name)) for name in COLLECTIONS}}
+            changed = {c: state["fields"].get(c) for c in _ROW_COLUMNS}
             joins = None  # the fold above already holds this event
         else:
-            fields, counts = _decode_state(found["state"])
-            fields.update(sets)
+            # Kept as JSON text throughout (times stay text): an append parses no time.
+            state = json.loads(found["state"])
+            state["fields"].update(changed)
         if joins is not None:
-            counts[joins] = counts.get(joins, 0) + 1
-        columns = {c: _column_value(fields.get(c)) for c in _ROW_COLUMNS}
-        assignments = ", ".join(f"{c} = ?" for c in columns)
+            state["counts"][joins] = state["counts"].get(joins, 0) + 1
+        columns = [c for c in _ROW_COLUMNS if c in changed]
+        assignments = "".join(f"{c} = ?, " for c in columns)
         updated = self._db.execute(
-            f"UPDATE sessions SET {assignments}, state = ?, last_seq = ?, last_at = ?, "
+            f"UPDATE sessions SET {assignments}state = ?, last_seq = ?, last_at = ?, "
             "event_count = event_count + 1 WHERE id = ? RETURNING *",
-            [*columns.values(), _encode_state(fields, counts), seq, at, event.session_id],
+            [*(changed[c] for c in columns), json.dumps(state, ensure_ascii=False, sort_keys=True), seq, at,
+             event.session_id],
         ).fetchall()
         if updated:
             self._rows[event.session_id] = _row_to_session(updated[0])
