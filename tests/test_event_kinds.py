@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 import msp.hooks.specs as specs
-from msp._model.events import FOLDS, HOOKS_BY_EVENT, KINDS, EventKind
+from msp._model.events import HOOKS_BY_EVENT, KINDS, EventKind
 from msp._model.models import Blocker, Decision, Entity, Event, EventType, Session, Update
 from msp._model.projection import fold, folder_of
 from msp._session.manager import SessionManager
@@ -20,16 +20,19 @@ from msp._store.sqlite import SqliteStore
 #: The parts each event type declares absent on purpose. A new type, or a part dropped from an
 #: existing one, fails below until it is written here too: nothing goes missing by accident.
 ABSENT: dict[str, set[str]] = {
-    "session_started": {"item", "view", "find"},  # the session itself is what hooks get
-    "progress_updated": set(),
-    "decision_recorded": set(),
-    "entity_recorded": set(),
-    "blocker_raised": set(),
-    "blocker_resolved": {"view"},  # completes a blocker raised earlier, maybe in another session
-    "session_resumed": {"input", "hook", "item", "view", "find"},  # made by `msp recover`
-    "session_closed": {"item", "view", "find"},
+    # the session itself is what hooks get
+    "session_started": {"item", "view", "find", "joins", "resolves", "fold"},
+    "progress_updated": {"resolves", "fold"},
+    "decision_recorded": {"resolves", "fold"},
+    "entity_recorded": {"resolves", "fold"},
+    "blocker_raised": {"resolves", "fold"},
+    # completes a blocker raised earlier, maybe in another session
+    "blocker_resolved": {"view", "joins"},
+    # made by `msp recover`
+    "session_resumed": {"input", "hook", "item", "view", "find", "joins", "resolves", "fold"},
+    "session_closed": {"item", "view", "find", "joins", "resolves", "fold"},
 }
-OPTIONAL_PARTS = ("input", "hook", "item", "view", "find")
+OPTIONAL_PARTS = ("input", "hook", "item", "view", "find", "joins", "resolves", "fold")
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -48,7 +51,9 @@ def test_each_kind_declares_every_part(name: str) -> None:
     kind = KINDS[name]
     present = {part for part in OPTIONAL_PARTS if getattr(kind, part) is not None}
     assert set(OPTIONAL_PARTS) - present == ABSENT[name]
-    assert callable(kind.fold) and callable(kind.said)
+    assert callable(kind.sets) and callable(kind.said)
+    # An item joins a list only if it can be built from its event.
+    assert kind.joins is None or kind.view is not None
     if kind.input is not None:
         assert issubclass(kind.input, BaseModel)
         assert kind.input.model_config.get("extra") == "forbid"
@@ -73,9 +78,11 @@ def test_every_recording_hookspec_is_fired_by_some_event_type() -> None:
 
 
 def test_the_fold_dispatches_through_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert {name: kind.fold for name, kind in KINDS.items()} == FOLDS
+    import dataclasses
+
     seen: list[str] = []
-    monkeypatch.setitem(FOLDS, "session_resumed", lambda state, event, foreign: seen.append(event.id))
+    replaced = dataclasses.replace(KINDS["session_resumed"], sets=lambda event: seen.append(event.id) or {})
+    monkeypatch.setitem(KINDS, "session_resumed", replaced)
     events = [
         Event("e1", "session_started", "s1", "p", T0, "api", {"progress": 0}),
         Event("e2", "session_closed", "s1", "p", T0, "api", {"summary": None, "progress": None, "reason": "ended"}),

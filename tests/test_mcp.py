@@ -54,7 +54,7 @@ name = "planner"
 config_schema = {"type": "object", "additionalProperties": False}
 @hookimpl
 def msp_update(session, update):
-    return HttpRequest(path="/u", json={"text": update.text, "session": session.id, "seen": len(session.updates)})
+    return HttpRequest(path="/u", json={"text": update.text, "session": session.id, "seen": session.update_count})
 @hookimpl
 def msp_session_start(session):
     return HttpRequest(path="/s", json={"id": session.id})

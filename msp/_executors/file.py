@@ -39,11 +39,20 @@ Modes:
     appended at the end, after a blank line; a missing file is created holding just the block.
     Ids of the form ``group:key`` are kept in key order within their group: a new one goes
     before the first block of its group with a greater key, else right after the group's last
-    block. So blocks written by different sessions in whatever order end in the same layout.
+    block; a block named just ``group`` comes first in its group. So blocks written by
+    different sessions, or superseded writes delivered later, end in the same layout.
     The reserved id ``frontmatter`` manages the file's YAML frontmatter instead, property by
     property: the top-level keys in ``content`` replace the same keys where they stand, new keys
     are added at the end of the frontmatter, and every other property, comment and its order is
     kept. A file without frontmatter gets one at the top.
+``section_append``
+    ``content`` is added at the end of the managed block ``section`` (placed, when missing, as
+    ``section`` places it); every other byte stays. A block that already holds ``content`` as
+    whole lines is left as it is, so a write delivered again (its outcome lost in a crash) does
+    not add it twice: give each appended piece something unique (the obsidian integration ends
+    each update's line with its id). For something that grows without rewriting it each time, a
+    session's list of updates, say: the cost of the action stays the size of what is added.
+    Not for ``frontmatter``.
 
 A file whose markers are broken (a begin without an end, a block twice) is never guessed at: the
 outcome is ``dead`` and names the file, so nothing the user wrote is lost. Writing content equal
@@ -136,6 +145,32 @@ def apply_section(text: str, section: str, content: str) -> str:
     return "".join(lines[: begins[0]]) + block + "".join(lines[ends[0] + 1 :])
 
 
+def append_to_section(text: str, section: str, content: str) -> str:
+    """``text`` with ``content`` added at the end of managed block ``section``, unless the block
+    already holds it as whole lines; nothing else changes."""
+    if section == FRONTMATTER:
+        raise Refused("mode 'section_append' cannot add to the frontmatter; use mode 'section'")
+    nl = _newline_of(text)
+    addition = _normalise_body(content, nl)
+    if not addition:
+        return text
+    lines = _lines(text)
+    begins = [i for i, line in enumerate(lines) if _marker(line) == ("begin", section)]
+    if len(begins) != 1:
+        return apply_section(text, section, content)  # missing (or damaged: refused there)
+    ends = [i for i, line in enumerate(lines) if _marker(line) == ("end", section)]
+    if len(ends) != 1 or ends[0] < begins[0]:
+        return apply_section(text, section, content)  # refuses, naming the damage
+    if any(_marker(line) for line in _lines(addition)):
+        raise Refused("content contains an msp managed-block marker line; it would break the file's blocks")
+    body = "".join(lines[begins[0] + 1 : ends[0]])
+    if body and not body.endswith("\n"):
+        body += nl
+    if (nl + addition) in (nl + body):
+        return text
+    return "".join(lines[: begins[0] + 1]) + body + addition + "".join(lines[ends[0] :])
+
+
 def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
     """Well-formed blocks as (id, begin line, end line), in file order."""
     opened: dict[str, list[int]] = {}
@@ -154,12 +189,18 @@ def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
 
 def _insert_block(text: str, lines: list[str], section: str, block: str, nl: str) -> str:
     """Place a block that is not in the file yet. An id ``group:key`` joins the blocks of its
-    group in key order (whatever order the writes arrive in, the file ends up the same);
-    anything else goes at the end of the file, after a blank line."""
+    group in key order, after the block named just ``group`` if there is one (whatever order the
+    writes arrive in, the file ends up the same); a plain id goes before the blocks of the group
+    it names, else at the end of the file, after a blank line."""
     group, colon, key = section.partition(":")
-    if colon:
-        siblings = [b for b in _blocks(lines) if b[0].partition(":")[0] == group and ":" in b[0]]
-        later = [b for b in siblings if b[0].partition(":")[2] > key]
+    if not colon:
+        members = [b for b in _blocks(lines) if b[0].startswith(group + ":")]
+        if members:
+            at = members[0][1]
+            return "".join(lines[:at]) + block + nl + "".join(lines[at:])
+    else:
+        siblings = [b for b in _blocks(lines) if b[0].partition(":")[0] == group]
+        later = [b for b in siblings if ":" in b[0] and b[0].partition(":")[2] > key]
         if later:
             at = later[0][1]
             return "".join(lines[:at]) + block + nl + "".join(lines[at:])
@@ -258,6 +299,10 @@ def render(existing: str | None, mode: str, content: str, section: str | None) -
         if not section:
             raise Refused("mode 'section' needs a section id")
         return apply_section(existing or "", section, content)
+    if mode == "section_append":
+        if not section:
+            raise Refused("mode 'section_append' needs a section id")
+        return append_to_section(existing or "", section, content)
     raise Refused(f"unknown mode {mode!r}")
 
 
@@ -489,7 +534,7 @@ class FileExecutor(BaseExecutor):
                     text = render(existing, action.mode, action.content, action.section)
                 except Refused as exc:
                     raise Refused(f"{rel}: {exc}") from None
-                what = action.mode + (f" [{action.section}]" if action.mode == "section" else "")
+                what = action.mode + (f" [{action.section}]" if action.mode in ("section", "section_append") else "")
                 if text is None:
                     return Outcome("done", f"{rel}: exists, left as it is")
                 if text == existing:

@@ -82,9 +82,10 @@ class FileWrite(Action):
     path: str = Field(min_length=1, description="Relative to the integration's root; never outside it.")
     root_from: str = Field("root", description="Config key holding the root folder (e.g. vault).")
     content: str
-    mode: Literal["create", "replace", "append", "section"] = "replace"
+    mode: Literal["create", "replace", "append", "section", "section_append"] = "replace"
     section: str | None = Field(
-        None, description="For mode=section: the id of the managed block to replace inside the file."
+        None, description="For mode=section: the id of the managed block to replace inside the file; for "
+        "mode=section_append: the block to add content at the end of (unless it already holds it).",
     )
 
 

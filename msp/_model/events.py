@@ -1,11 +1,13 @@
 """What each event type means, declared once.
 
 An :class:`EventKind` gathers everything the core knows about one event type: the input model
-its command is validated through, the hook it fires and how the new item is passed to it, how
-it folds into a session's view, how its item is built and found, and the line that confirms it.
-The fold (:class:`~msp._model.projection.SessionFolder`), the session manager's hook calls
-(recording, ``msp plan``, ``msp replay``), the recall view and the CLI and MCP confirmations all
-read :data:`KINDS`; none of them branches on event types itself.
+its command is validated through, the hook it fires and how the new item is passed to it, what
+it does to the session (the fields it sets, the list its item joins, anything further it
+folds), how its item is built and found, and the line that confirms it. The fold
+(:class:`~msp._model.projection.SessionFolder`), the stored projection every store backend
+keeps beside the events (the session's fields and counts, the project's blocker index), the
+session manager's hook calls (recording, ``msp plan``, ``msp replay``), the recall view and the
+CLI and MCP confirmations all read :data:`KINDS`; none of them branches on event types itself.
 
 Adding an event type means adding it to :data:`~msp._model.models.EventType`, writing one
 declaration here (and its hookspec and documentation, when it fires a new hook).
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -41,9 +43,17 @@ if TYPE_CHECKING:
 
 InputT = TypeVar("InputT", bound=BaseModel)
 
-#: Folds one event into the running state of its session. The mapping holds ``blocker_raised``
-#: events of other sessions, by blocker id, for resolutions recorded here (may be None).
+#: Folds what ``sets`` and ``joins`` do not say into the running state of its session. The
+#: mapping holds ``blocker_raised`` events of other sessions, by blocker id, for resolutions
+#: recorded here (may be None).
 Fold = Callable[["SessionFolder", Event, "Mapping[str, Event] | None"], None]
+#: The session's lists an item can join; each has a count in the stored projection.
+Collection = Literal["updates", "decisions", "entities", "blockers"]
+COLLECTIONS: tuple[Collection, ...] = ("updates", "decisions", "entities", "blockers")
+
+
+def _sets_nothing(event: Event) -> dict[str, Any]:
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,20 @@ class EventKind(Generic[InputT]):
     item: str | None
     #: Further keyword arguments of the hook call, fixed for this type.
     extra: Mapping[str, Any]
-    fold: Fold
+    #: The session fields the event sets (the view's scalar fields, ``Session``'s names). The
+    #: fold applies them, and every store backend keeps them in its session projection, so a
+    #: hook's session needs no re-fold of the events. Time values are datetimes.
+    sets: Callable[[Event], dict[str, Any]]
+    #: The session list the item (``view(event)``) joins; None when it joins none. The store
+    #: counts each list, and indexes the project's blockers from ``blockers``.
+    joins: Collection | None
+    #: The blocker id the event resolves (the store's blocker index); None when it resolves none.
+    resolves: Callable[[Event], str] | None
+    #: What else the event does to the folded state; None when ``sets`` and ``joins`` say it all.
+    fold: Fold | None
+    #: Whether the hook receives the whole session (every update), not the recent window of
+    #: updates (:data:`RECENT_UPDATES`) every other hook receives. It fires once per session.
+    whole: bool
     #: Builds the item view from the event alone; None when the event has no item of its own
     #: (a resolution completes an item raised earlier, perhaps in another session).
     view: Callable[[Event], BaseModel] | None
@@ -71,6 +94,7 @@ class EventKind(Generic[InputT]):
     said: Callable[[Event], str]
 
     def hook_kwargs(self, session: Session, event: Event) -> dict[str, Any]:
+        """The hook's keyword arguments (without ``config``), from the session as it stands."""
         kwargs: dict[str, Any] = {"session": session, "event": event}
         if self.item is not None and self.find is not None:
             kwargs[self.item] = self.find(session, event)
@@ -81,19 +105,19 @@ class EventKind(Generic[InputT]):
 # --- session_started -------------------------------------------------------------------------
 
 
-def _fold_started(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
+def _sets_started(event: Event) -> dict[str, Any]:
     d = event.data
-    state.fields.update(
-        id=event.session_id,
-        project=event.project,
-        status="active",
-        goal=d.get("goal"),
-        issue=d.get("issue"),
-        started_at=event.at,
-        start_progress=d["progress"],
-        progress=d["progress"],
-        source=event.source,
-    )
+    return {
+        "id": event.session_id,
+        "project": event.project,
+        "status": "active",
+        "goal": d.get("goal"),
+        "issue": d.get("issue"),
+        "started_at": event.at,
+        "start_progress": d["progress"],
+        "progress": d["progress"],
+        "source": event.source,
+    }
 
 
 SESSION_STARTED: EventKind[StartInput] = EventKind(
@@ -102,7 +126,11 @@ SESSION_STARTED: EventKind[StartInput] = EventKind(
     hook="msp_session_start",
     item=None,
     extra={},
-    fold=_fold_started,
+    sets=_sets_started,
+    joins=None,
+    resolves=None,
+    fold=None,
+    whole=False,
     view=None,
     find=None,
     said=lambda e: f"Started session {e.session_id} ({e.project}) at {e.data['progress']}%",
@@ -117,11 +145,9 @@ def update_view(event: Event) -> Update:
     return Update(id=event.id, at=event.at, text=d["text"], progress=d.get("progress"), tags=d.get("tags", []))
 
 
-def _fold_update(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
-    state.updates.append(update_view(event))
+def _sets_update(event: Event) -> dict[str, Any]:
     progress = event.data.get("progress")
-    if progress is not None:
-        state.fields["progress"] = progress
+    return {} if progress is None else {"progress": progress}
 
 
 def _said_update(event: Event) -> str:
@@ -135,7 +161,11 @@ PROGRESS_UPDATED: EventKind[UpdateInput] = EventKind(
     hook="msp_update",
     item="update",
     extra={},
-    fold=_fold_update,
+    sets=_sets_update,
+    joins="updates",
+    resolves=None,
+    fold=None,
+    whole=False,
     view=update_view,
     # An update's id is its event's: it has no id of its own in the data.
     find=lambda s, e: next(u for u in reversed(s.updates) if u.id == e.id),
@@ -159,17 +189,17 @@ def decision_view(event: Event) -> Decision:
     )
 
 
-def _fold_decision(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
-    state.decisions.append(decision_view(event))
-
-
 DECISION_RECORDED: EventKind[DecisionInput] = EventKind(
     name="decision_recorded",
     input=DecisionInput,
     hook="msp_decision",
     item="decision",
     extra={},
-    fold=_fold_decision,
+    sets=_sets_nothing,
+    joins="decisions",
+    resolves=None,
+    fold=None,
+    whole=False,
     view=decision_view,
     find=lambda s, e: next(x for x in reversed(s.decisions) if x.id == e.data["id"]),
     said=lambda e: f"Recorded decision {e.data['id']}",
@@ -191,17 +221,17 @@ def entity_view(event: Event) -> Entity:
     )
 
 
-def _fold_entity(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
-    state.entities.append(entity_view(event))
-
-
 ENTITY_RECORDED: EventKind[EntityInput] = EventKind(
     name="entity_recorded",
     input=EntityInput,
     hook="msp_entity",
     item="entity",
     extra={},
-    fold=_fold_entity,
+    sets=_sets_nothing,
+    joins="entities",
+    resolves=None,
+    fold=None,
+    whole=False,
     view=entity_view,
     find=lambda s, e: next(x for x in reversed(s.entities) if x.id == e.data["id"]),
     said=lambda e: f"Recorded entity {e.data['id']}",
@@ -232,10 +262,6 @@ def resolved_blocker(blocker: Blocker, resolution: Event) -> Blocker:
     )
 
 
-def _fold_blocker_raised(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
-    state.blockers[event.data["id"]] = blocker_view(event)
-
-
 def _fold_blocker_resolved(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
     bid = event.data["blocker_id"]
     if bid in state.blockers:
@@ -255,7 +281,11 @@ BLOCKER_RAISED: EventKind[BlockerInput] = EventKind(
     hook="msp_blocker",
     item="blocker",
     extra={"resolved": False},
-    fold=_fold_blocker_raised,
+    sets=_sets_nothing,
+    joins="blockers",
+    resolves=None,
+    fold=None,
+    whole=False,
     view=blocker_view,
     find=lambda s, e: _find_blocker(e.data["id"], s),
     said=lambda e: f"Raised blocker {e.data['id']}",
@@ -267,7 +297,11 @@ BLOCKER_RESOLVED: EventKind[ResolveInput] = EventKind(
     hook="msp_blocker",
     item="blocker",
     extra={"resolved": True},
+    sets=_sets_nothing,
+    joins=None,
+    resolves=lambda e: str(e.data["blocker_id"]),
     fold=_fold_blocker_resolved,
+    whole=False,
     view=None,
     find=lambda s, e: _find_blocker(e.data["blocker_id"], s),
     said=lambda e: f"Resolved blocker {e.data['blocker_id']}",
@@ -277,19 +311,18 @@ BLOCKER_RESOLVED: EventKind[ResolveInput] = EventKind(
 # --- session_resumed and session_closed --------------------------------------------------------
 
 
-def _fold_resumed(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
-    state.fields.update(status="active", ended_at=None, close_reason=None)
+def _sets_resumed(event: Event) -> dict[str, Any]:
+    return {"status": "active", "ended_at": None, "close_reason": None}
 
 
-def _fold_closed(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
+def _sets_closed(event: Event) -> dict[str, Any]:
     d = event.data
-    fields = state.fields
-    fields["status"] = "closed"
-    fields["ended_at"] = event.at
-    fields["summary"] = d.get("summary")
-    fields["close_reason"] = d.get("reason", "ended")
+    fields: dict[str, Any] = {
+        "status": "closed", "ended_at": event.at, "summary": d.get("summary"), "close_reason": d.get("reason", "ended"),
+    }
     if d.get("progress") is not None:
         fields["progress"] = d["progress"]
+    return fields
 
 
 # Made by `msp recover SESSION` (no input of its own). It fires no hook: no hookspec exists
@@ -300,7 +333,11 @@ SESSION_RESUMED: EventKind[BaseModel] = EventKind(
     hook=None,
     item=None,
     extra={},
-    fold=_fold_resumed,
+    sets=_sets_resumed,
+    joins=None,
+    resolves=None,
+    fold=None,
+    whole=False,
     view=None,
     find=None,
     said=lambda e: f"Resumed session {e.session_id}",
@@ -312,7 +349,12 @@ SESSION_CLOSED: EventKind[EndInput] = EventKind(
     hook="msp_session_close",
     item=None,
     extra={},
-    fold=_fold_closed,
+    sets=_sets_closed,
+    joins=None,
+    resolves=None,
+    fold=None,
+    # Close summaries (Linear, Slack, Jira, the whole Obsidian note) need every item.
+    whole=True,
     view=None,
     find=None,
     said=lambda e: f"Closed session {e.session_id}",
@@ -329,8 +371,11 @@ KINDS: dict[str, EventKind[Any]] = {
     )
 }
 
-#: What the fold dispatches on: one dict lookup per event, no attribute access on the kind.
-FOLDS: dict[str, Fold] = {name: kind.fold for name, kind in KINDS.items()}
+#: How many of the latest updates the session a hook receives holds (``Session.update_count``
+#: says how many there are), except on hooks of kinds declared ``whole``. Bounded, so one
+#: command costs the same at the 100th update as at the 100,000th; the lists of decisions,
+#: entities and blockers are whole on every hook (hooks link new items to earlier ones).
+RECENT_UPDATES = 100
 
 #: The hook each event type fires.
 HOOKS_BY_EVENT: dict[str, str] = {name: kind.hook for name, kind in KINDS.items() if kind.hook is not None}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from msp._model.durations import session_duration
 
@@ -229,6 +229,10 @@ class Session(_View):
     summary: str | None = None
     close_reason: str | None = None
     source: str = "cli"
+    update_count: int = Field(
+        0, ge=0, description="How many updates the session has: the session a hook receives holds only the "
+        "latest of them (msp._model.events.RECENT_UPDATES), except on close. Left out, it is len(updates).",
+    )
     updates: list[Update] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
@@ -236,6 +240,13 @@ class Session(_View):
     resolved_elsewhere: list[Blocker] = Field(
         default_factory=list, description="Blockers of earlier sessions resolved in this one."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_updates(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "update_count" not in data:
+            return {**data, "update_count": len(data.get("updates") or [])}
+        return data
 
     @property
     def open_blockers(self) -> list[Blocker]:

@@ -2,17 +2,19 @@
 
 Pure: the same events always give the same view. Blocker resolutions recorded in a later
 session are passed in by the caller (the store looks them up), so a view never reads the clock.
-:class:`SessionFolder` keeps the fold's state, so a long-lived process (the MCP server, the
-Python API) can apply each new event instead of reading the whole session again. What each
-event type does to the view is declared with its kind in :mod:`msp._model.events`.
+:class:`SessionFolder` keeps the fold's state, so a caller walking events in order (``msp
+replay``, ``msp plan``) applies each one instead of reading the session again. What each event
+type does to the view is declared with its kind in :mod:`msp._model.events`; the stores keep
+the same fields and counts beside the events (see :func:`apply_fields`), which is where the
+session a hook receives comes from when recording.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from msp._model.events import FOLDS, resolved_blocker
+from msp._model.events import KINDS, resolved_blocker
 from msp._model.models import Blocker, Decision, Entity, Event, Session, Update
 
 
@@ -26,6 +28,9 @@ class SessionFolder:
         self.entities: list[Entity] = []
         self.blockers: dict[str, Blocker] = {}
         self.elsewhere: list[Blocker] = []
+        #: Updates of the session before the first one ``updates`` holds (a store's hook view
+        #: reads only the latest; see msp._model.events.RECENT_UPDATES).
+        self.earlier_updates = 0
         self.last_at: Any = None
         self.count = 0
 
@@ -33,9 +38,18 @@ class SessionFolder:
         self.last_at = event.at
         self.count += 1
         # What the event means is its kind's business; an unknown type only counts.
-        fold_event = FOLDS.get(event.type)
-        if fold_event is not None:
-            fold_event(self, event, foreign_blockers)
+        kind = KINDS.get(event.type)
+        if kind is None:
+            return
+        self.fields.update(kind.sets(event))
+        if kind.joins is not None and kind.view is not None:
+            item = kind.view(event)
+            if kind.joins == "blockers":
+                self.blockers[event.data["id"]] = cast(Blocker, item)
+            else:
+                getattr(self, kind.joins).append(item)
+        if kind.fold is not None:
+            kind.fold(self, event, foreign_blockers)
 
     def knows_blocker(self, blocker_id: str) -> bool:
         return blocker_id in self.blockers
@@ -45,14 +59,18 @@ class SessionFolder:
             if bid in self.blockers and self.blockers[bid].is_open:
                 self.blockers[bid] = resolved_blocker(self.blockers[bid], resolution)
 
-    def view(self) -> Session:
+    def view(self, recent: int | None = None) -> Session:
+        """The session as it stands; with ``recent``, holding only that many of the latest
+        updates (``update_count`` still counts them all)."""
         if "id" not in self.fields or self.last_at is None:
             raise ValueError("a session's events must begin with session_started")
+        updates = self.updates if recent is None else self.updates[-recent:] if recent > 0 else []
         # Items were validated as they were built; the view only gathers them.
         return Session.model_construct(
             **{**_VIEW_DEFAULTS, **self.fields},
             last_event_at=self.last_at,
-            updates=list(self.updates),
+            update_count=self.earlier_updates + len(self.updates),
+            updates=list(updates),
             decisions=list(self.decisions),
             entities=list(self.entities),
             blockers=list(self.blockers.values()),

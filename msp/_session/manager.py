@@ -23,6 +23,7 @@ from msp._model.events import (
     ENTITY_RECORDED,
     KINDS,
     PROGRESS_UPDATED,
+    RECENT_UPDATES,
     SESSION_CLOSED,
     SESSION_RESUMED,
     SESSION_STARTED,
@@ -142,9 +143,6 @@ class SessionManager:
         self.source: Source = source
         self.timeout_hours = timeout_hours
         self.clock = clock or (lambda: datetime.now(UTC))
-        # The fold of the session last planned for, so a long-lived manager applies each new
-        # event instead of reading the session again: (session id, events folded, folder).
-        self._view: tuple[str, int, SessionFolder] | None = None
 
     # --- recording -----------------------------------------------------------------------
 
@@ -310,10 +308,9 @@ class SessionManager:
         try:
             with self.store.write() as tx:
                 event = build(tx)
-                before = tx.session_row(event.session_id)
                 seq = tx.append(event)
                 event = Event(**{**event.__dict__, "seq": seq})
-                planned = self._plan(tx, event, prior_count=before.event_count if before else 0)
+                planned = self._plan(tx, event)
                 tx.add_actions(planned.actions)
                 if planned.failures:
                     tx.add_hook_failures(planned.failures)
@@ -321,47 +318,37 @@ class SessionManager:
                 if dry_run:
                     raise _DryRun(recorded)
         except _DryRun as rolled_back:
-            self._view = None  # it folded an event that was rolled back
             return rolled_back.recorded
-        except BaseException:
-            self._view = None
-            raise
         return recorded
 
     def _plan(self, tx: StoreReader, event: Event, only: Iterable[str] | None = None,
-              historical: bool = False, prior_count: int | None = None) -> PlanResult:
+              history: _History | None = None) -> PlanResult:
+        """Plan ``event`` through the enabled integrations (``only`` these), with the session as
+        it stands: read from the store's projection when recording, or as it stood at the event
+        when walking stored events (``history``)."""
         kind = KINDS.get(event.type)
         hook = kind.hook if kind is not None else None
         if kind is None or hook is None or self.plugins is None or not self.plugins.has_impls(hook):
+            if history is not None:
+                history.skip(tx, event)
             return PlanResult()
-        if historical:
-            # Replayed events see the session as it stood at that moment, not as it is now.
-            session = tx.load_session(event.session_id, upto_seq=event.seq)
+        recent = None if kind.whole else RECENT_UPDATES
+        if history is not None:
+            session = history.view(tx, event, recent)
+        elif recent is None:
+            session = tx.load_session(event.session_id)  # once per session: its close
         else:
-            session = self._current_view(tx, event, prior_count)
+            session = tx.hook_session(event.session_id, recent)
         return self.plugins.plan(hook, event.id, event.session_id, kind.hook_kwargs(session, event), only)
-
-    def _current_view(self, tx: StoreReader, event: Event, prior_count: int | None) -> Session:
-        cached = self._view
-        foreign = event.type == "blocker_resolved" and not (
-            cached is not None and cached[2].knows_blocker(event.data["blocker_id"])
-        )
-        if cached is not None and cached[0] == event.session_id and cached[1] == prior_count and not foreign:
-            folder = cached[2]
-            folder.apply(event)
-        else:
-            folder = tx.load_folder(event.session_id)
-        self._view = (event.session_id, folder.count, folder)
-        view: Session = folder.view()
-        return view
 
     def plan_session(self, session_id: str, integration: str | None = None) -> list[Any]:
         """The actions a session's events would generate now (``msp plan``); stores nothing."""
         only = [integration] if integration else None
         out: list[Any] = []
+        history = _History()
         with self.store.read() as tx:
             for event in tx.session_events(session_id):
-                out += self._plan(tx, event, only, historical=True).objects
+                out += self._plan(tx, event, only, history).objects
         return out
 
     def replay(self, integration: str, *, session_id: str | None = None,
@@ -374,6 +361,7 @@ class SessionManager:
         seen = new = 0
         warnings: list[str] = []
         after = 0
+        history = _History()
         if session_id is not None:
             with self.store.read() as tx:
                 session_id = self._find(tx, session_id).id
@@ -382,7 +370,7 @@ class SessionManager:
                 events = tx.events_since(after, session_id=session_id, since=since, limit=batch)
                 for event in events:
                     seen += 1
-                    planned = self._plan(tx, event, only=[integration], historical=True)
+                    planned = self._plan(tx, event, only=[integration], history=history)
                     new += tx.add_actions(planned.actions)
                     if planned.failures:
                         tx.add_hook_failures(planned.failures)
@@ -390,6 +378,35 @@ class SessionManager:
             if len(events) < batch:
                 return seen, new, warnings
             after = events[-1].seq or after
+
+
+class _History:
+    """Sessions as they stood at each of their events, for a walk over stored events in order
+    (``msp plan``, ``msp replay``): each session is folded once, then each event applied, so
+    the walk costs the length of the history, not its square. A hook sees what it saw when the
+    event was recorded: the latest updates only, the whole session on close."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, SessionFolder] = {}
+
+    def _advance(self, tx: StoreReader, event: Event) -> SessionFolder:
+        folder = self._folders.get(event.session_id)
+        kind = KINDS.get(event.type)
+        # A blocker event may involve another session's events (a resolution of a blocker
+        # raised there, or resolved there later): the store's fold looks those up.
+        if folder is None or (kind is not None and (kind.joins == "blockers" or kind.resolves is not None)):
+            folder = self._folders[event.session_id] = tx.load_folder(event.session_id, upto_seq=event.seq)
+        else:
+            folder.apply(event)
+        return folder
+
+    def skip(self, tx: StoreReader, event: Event) -> None:
+        """Follow an event no hook is planned for (its session may be planned for later)."""
+        if event.session_id in self._folders:
+            self._advance(tx, event)
+
+    def view(self, tx: StoreReader, event: Event, recent: int | None) -> Session:
+        return self._advance(tx, event).view(recent)
 
 
 def _user() -> str:

@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # kept light: the dispatcher imports this module without pyda
     from msp._model.projection import SessionFolder
 
 #: What an action waits for or became. See docs/dispatch.md for each.
-Status = Literal["pending", "held", "in_flight", "done", "dead", "dropped"]
-STATUSES: tuple[Status, ...] = ("pending", "held", "in_flight", "done", "dead", "dropped")
+Status = Literal["pending", "held", "in_flight", "done", "dead", "dropped", "superseded"]
+STATUSES: tuple[Status, ...] = ("pending", "held", "in_flight", "done", "dead", "dropped", "superseded")
 #: An ordering lane: (integration, session). Actions of one lane are delivered in order.
 Lane = tuple[str, str | None]
 #: The manual operations on queued actions; their rules are :data:`msp._store.outbox_rules.QUEUE_OPS`.
@@ -239,8 +239,9 @@ class OutboxWriter(OutboxReader, Protocol):
         """Queue planned actions (``held`` ones as held); returns how many were new.
 
         An idempotency key already present is skipped, whatever its status: replaying an event
-        never queues its actions twice, nor revives a dropped one. (Issue 12: a newer pending
-        write to the same file superseding an older one belongs here.)
+        never queues its actions twice, nor revives a dropped one. A new write that overwrites
+        what older waiting writes of its integration wrote marks those ``superseded`` (which
+        ones: :func:`msp._store.outbox_rules.supersedes`), noting the newer action's id.
         """
         ...
 
@@ -315,6 +316,13 @@ class StoreReader(Protocol):
     ) -> list[Event]: ...
     def load_session(self, session_id: str, upto_seq: int | None = None) -> Session: ...
     def load_folder(self, session_id: str, upto_seq: int | None = None) -> SessionFolder: ...
+    def hook_session(self, session_id: str, recent: int) -> Session:
+        """The session as it stands, holding only its latest ``recent`` updates
+        (``update_count`` counts them all), read from the projection the backend keeps beside
+        the events (the fields and counts each kind declares in msp._model.events), never by
+        folding every event: one command costs the same however long the session. Equal to
+        ``load_folder(session_id).view(recent)``."""
+        ...
     def open_blockers(self, project: str) -> list[OpenBlocker]: ...
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,

@@ -10,8 +10,9 @@ issue (12) changes each have one place here:
   :func:`after_failure`;
 - *"already applied" refusals are recorded as done*: :func:`after_failure` is where a failure
   becomes ``dead`` (``Transition`` already allows ``done``);
-- *a newer pending write to the same file supersedes an older one*: the outbox's
-  ``add_actions`` (:class:`msp._store.interface.OutboxWriter`), the one way actions enter it.
+- *a newer pending write to the same file supersedes an older one*: :func:`file_target` and
+  :func:`supersedes`, applied by the outbox's ``add_actions``
+  (:class:`msp._store.interface.OutboxWriter`), the one way actions enter it.
 
 Pure functions and data, no I/O, light to import.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from msp._store.interface import QueueOp, Status
 
@@ -79,6 +80,48 @@ QUEUE_OPS: dict[QueueOp, OpRule] = {
     # Asked for by hand (`msp setup`): run again even if delivered before; never under a drain.
     "rerun": OpRule("pending", ("pending", "held", "done", "dead", "dropped"), fresh=True),
 }
+
+
+# --- superseded writes ---------------------------------------------------------------------
+
+#: Statuses of an action a newer write can supersede: not yet delivered, nor being delivered.
+SUPERSEDABLE: tuple[Status, ...] = ("pending", "held")
+#: The reserved section of a file's frontmatter, merged property by property: a frontmatter
+#: write sets only the properties it names, so it never makes an older one pointless.
+_MERGED_SECTIONS = frozenset({"frontmatter"})
+_SEP = "\x00"
+
+
+def file_target(kind: str, payload: dict[str, Any]) -> str | None:
+    """What a ``file`` action writes, as a key a backend stores with it: root key, path and
+    section (empty for a write to the whole file), NUL-separated; None for other kinds."""
+    if kind != "file":
+        return None
+    section = payload.get("section") if payload.get("mode") in ("section", "section_append") else None
+    return _SEP.join((str(payload.get("root_from", "root")), str(payload.get("path", "")), section or ""))
+
+
+def supersedes(kind: str, payload: dict[str, Any]) -> tuple[str, bool] | None:
+    """Which older waiting writes of the same integration a new action makes pointless.
+
+    None when it supersedes nothing. Else ``(key, whole_file)``: with ``whole_file`` (mode
+    ``replace``: the whole file becomes its content), every waiting write whose
+    :func:`file_target` starts with ``key``; otherwise (mode ``section``: the managed block
+    becomes its content) those whose target is ``key``, i.e. earlier replacements of and
+    appends to the same block. Appends, ``create`` and frontmatter merges supersede nothing:
+    what they leave depends on what is there. Delivered in order, the newer write would have
+    overwritten whatever the older ones wrote, so marking those ``superseded`` changes no file;
+    it keeps the queue, and the work of a drain after a long offline spell, flat.
+    """
+    target = file_target(kind, payload)
+    if target is None:
+        return None
+    mode = payload.get("mode")
+    if mode == "replace":
+        return target.rsplit(_SEP, 1)[0] + _SEP, True
+    if mode == "section" and payload.get("section") and payload["section"] not in _MERGED_SECTIONS:
+        return target, False
+    return None
 
 
 # --- failures: retry later, or give up ---------------------------------------------------

@@ -12,13 +12,14 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from msp._model.models import Event, Session, format_time, parse_time
+from msp._model.events import COLLECTIONS, KINDS
+from msp._model.models import Event, Session, Update, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
 from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
 from msp._store.sqlite_outbox import SqliteOutbox
@@ -121,6 +122,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX actions_lane_active ON actions(integration, session_id, order_key)
         WHERE status IN ('pending', 'in_flight');
     CREATE INDEX actions_claim ON actions(integration, status, order_key);
+    """,
+    # 3: the session projection's folded fields and list counts as JSON (``_decode_state``), so
+    # the session a hook receives is read, not re-folded from every event. NULL on the rows of an
+    # older store: such a session is folded once from its events, at its next event. And what a
+    # file action writes (outbox_rules.file_target), so a newer write finds the waiting ones it
+    # supersedes through an index that holds only waiting actions.
+    """
+    ALTER TABLE sessions ADD COLUMN state TEXT;
+    ALTER TABLE actions ADD COLUMN target TEXT;
+    CREATE INDEX actions_supersede ON actions(integration, target) WHERE status IN ('pending', 'held');
     """,
 ]
 
@@ -250,6 +261,31 @@ class SqliteStore:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+#: The session row's columns that mirror a folded field of the same name (for listings and indexes).
+_ROW_COLUMNS = ("project", "status", "started_at", "ended_at", "start_progress", "progress", "goal", "issue")
+#: The fields an event must set to open a session row (``session_started`` does).
+_OPENING = frozenset({"project", "status", "started_at", "start_progress", "progress"})
+#: The item types a hook's session holds whole (all but updates), and the update types.
+_UPDATE_TYPES = [name for name, kind in KINDS.items() if kind.joins == "updates"]
+_OTHER_ITEM_TYPES = [
+    name for name, kind in KINDS.items()
+    if (kind.joins is not None and kind.joins != "updates") or kind.resolves is not None or kind.fold is not None
+]
+_UPDATE_VIEW: Callable[[Event], Any] = KINDS[_UPDATE_TYPES[0]].view or (lambda e: None)
+
+
+def _column_value(value: Any) -> Any:
+    return format_time(value) if isinstance(value, datetime) else value
+
+
+def _decode_state(text: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The ``state`` column: ``{"fields": the folded fields, times as text, "counts": per list}``.
+    Every time field of a session is named ``*_at`` (started_at, ended_at)."""
+    data = json.loads(text)
+    fields = {k: parse_time(v) if k.endswith("_at") and isinstance(v, str) else v for k, v in data["fields"].items()}
+    return fields, dict(data["counts"])
+
+
 def _row_to_session(row: sqlite3.Row) -> SessionRow:
     return SessionRow(
         id=row["id"],
@@ -373,6 +409,10 @@ class SqliteAccess:
             events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
         if not events:
             raise KeyError(session_id)
+        return self._fold(session_id, events)
+
+    def _fold(self, session_id: str, events: list[Event]) -> SessionFolder:
+        """Fold ``events`` of one session, with the blocker resolutions other sessions hold."""
         raised = [e.data["id"] for e in events if e.type == "blocker_raised"]
         resolved_here = [e.data["blocker_id"] for e in events if e.type == "blocker_resolved"]
         # Resolutions recorded in other sessions, and blockers raised elsewhere resolved here.
@@ -398,6 +438,24 @@ class SqliteAccess:
                 ev = _row_to_event(row)
                 foreign[ev.data["id"]] = ev
         return folder_of(events, resolutions, foreign)
+
+    def hook_session(self, session_id: str, recent: int) -> Session:
+        """The session as it stands with its latest ``recent`` updates, from the stored
+        projection: the session row's fields and counts, the latest updates and the other
+        items, each read through the events index. No update but those is read."""
+        row = self._db.execute("SELECT state, last_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise KeyError(session_id)
+        if row["state"] is None:  # a store older than the projection: fold once
+            return self.load_folder(session_id).view(recent)
+        fields, counts = _decode_state(row["state"])
+        folder = self._fold(session_id, self.session_events(session_id, _OTHER_ITEM_TYPES))
+        latest = self.session_events(session_id, _UPDATE_TYPES, limit=recent, newest_first=True) if recent > 0 else []
+        folder.fields = fields
+        folder.last_at = parse_time(row["last_at"])
+        folder.updates = [cast(Update, _UPDATE_VIEW(e)) for e in reversed(latest)]
+        folder.earlier_updates = counts.get("updates", 0) - len(folder.updates)
+        return folder.view()
 
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._db.execute(
@@ -438,7 +496,9 @@ class SqliteAccess:
     # --- writes --------------------------------------------------------------------------
 
     def append(self, event: Event) -> int:
-        """Append one event and fold it into the session and blocker projections."""
+        """Append one event and fold it into the session projection and the blocker index, as
+        its kind declares (msp._model.events): the fields it sets, the list its item joins,
+        the blocker it resolves."""
         at = format_time(event.at)
         at_ms = int(event.at.timestamp() * 1000)
         cur = self._db.execute(
@@ -447,38 +507,51 @@ class SqliteAccess:
             (event.id, event.type, event.session_id, event.project, at, at_ms, event.source, event.data_json()),
         )
         seq = int(cur.lastrowid or 0)
-        d = event.data
-        if event.type == "session_started":
-            self._db.execute(
-                "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
-                "last_seq, last_at, goal, issue, event_count) VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 1)",
-                (event.session_id, event.project, at, d["progress"], d["progress"], seq, at,
-                 d.get("goal"), d.get("issue")),
-            )
-            self._rows.pop(event.session_id, None)
-            return seq
-        sets = ["last_seq = ?", "last_at = ?", "event_count = event_count + 1"]
-        params: list[Any] = [seq, at]
-        if event.type == "progress_updated" and d.get("progress") is not None:
-            sets.append("progress = ?")
-            params.append(d["progress"])
-        elif event.type == "session_closed":
-            sets += ["status = 'closed'", "ended_at = ?"]
-            params.append(at)
-            if d.get("progress") is not None:
-                sets.append("progress = ?")
-                params.append(d["progress"])
-        elif event.type == "session_resumed":
-            sets += ["status = 'active'", "ended_at = NULL"]
-        elif event.type == "blocker_raised":
+        kind = KINDS.get(event.type)
+        sets = kind.sets(event) if kind is not None else {}
+        if kind is not None and kind.joins == "blockers" and kind.view is not None:
+            blocker = kind.view(event)
             self._db.execute(
                 "INSERT INTO blockers (id, project, session_id, text, raised_seq) VALUES (?, ?, ?, ?, ?)",
-                (d["id"], event.project, event.session_id, d["text"], seq),
+                (event.data["id"], event.project, event.session_id, getattr(blocker, "text", ""), seq),
             )
-        elif event.type == "blocker_resolved":
-            self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, d["blocker_id"]))
-        params.append(event.session_id)
-        updated = self._db.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ? RETURNING *", params).fetchall()
+        if kind is not None and kind.resolves is not None:
+            self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
+        joins = kind.joins if kind is not None else None
+        found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
+        changed = {k: _column_value(v) for k, v in sets.items()}  # as the state column holds them
+        state: dict[str, Any]
+        if found is None:
+            if not sets.keys() >= _OPENING:
+                self._rows.pop(event.session_id, None)
+                return seq  # an event of a session never started only joins the log
+            state = {"fields": changed, "counts": dict.fromkeys(COLLECTIONS, 0)}
+            self._db.execute(
+                "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
+                "last_seq, last_at, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (event.session_id, changed["project"], changed["status"], changed["started_at"],
+                 changed["start_progress"], changed["progress"], seq, at),
+            )
+        elif found["state"] is None:  # a store older than the projection: fold the session once
+            folder = self.load_folder(event.session_id)
+            state = {"fields": {k: _column_value(v) for k, v in folder.fields.items()},
+                     "counts": {name: len(getattr(folder, name)) for name in COLLECTIONS}}
+            changed = {c: state["fields"].get(c) for c in _ROW_COLUMNS}
+            joins = None  # the fold above already holds this event
+        else:
+            # Kept as JSON text throughout (times stay text): an append parses no time.
+            state = json.loads(found["state"])
+            state["fields"].update(changed)
+        if joins is not None:
+            state["counts"][joins] = state["counts"].get(joins, 0) + 1
+        columns = [c for c in _ROW_COLUMNS if c in changed]
+        assignments = "".join(f"{c} = ?, " for c in columns)
+        updated = self._db.execute(
+            f"UPDATE sessions SET {assignments}state = ?, last_seq = ?, last_at = ?, "
+            "event_count = event_count + 1 WHERE id = ? RETURNING *",
+            [*(changed[c] for c in columns), json.dumps(state, ensure_ascii=False, sort_keys=True), seq, at,
+             event.session_id],
+        ).fetchall()
         if updated:
             self._rows[event.session_id] = _row_to_session(updated[0])
         else:

@@ -18,15 +18,19 @@ from msp._store.outbox_rules import (
     BLOCKING,
     QUEUE_OPS,
     RECLAIMED_NOTE,
+    SUPERSEDABLE,
     counts_attempt,
+    file_target,
     follow_up_order_key,
     initial_status,
     now_ms,
     order_key,
+    supersedes,
 )
 from msp.errors import ActionNotFound, InvalidInput
 
 _BLOCKING_SQL = ", ".join(f"'{s}'" for s in BLOCKING)  # our constants, never user text
+_SUPERSEDABLE_SQL = ", ".join(f"'{s}'" for s in SUPERSEDABLE)  # matches the index actions_supersede
 #: No earlier action of the lane of ``a`` blocks it (see outbox_rules.BLOCKING).
 _IS_HEAD = (
     "NOT EXISTS (SELECT 1 FROM actions b WHERE b.integration = a.integration "
@@ -48,6 +52,7 @@ def _payload_json(payload: dict[str, Any]) -> str:
 
 def _row(row: sqlite3.Row) -> ActionRow:
     data = dict(row)
+    data.pop("target", None)  # the outbox's own index key (add_actions), not part of the row
     data["payload"] = json.loads(data["payload"])
     data["order_key"] = data["order_key"] or order_key(data["id"])
     return ActionRow(**data)
@@ -169,18 +174,37 @@ class SqliteOutbox:
         if not actions:
             return 0
         at = now_ms() if now is None else now
-        # rowcount, not total_changes: the latter also counts rows that triggers touch.
-        cur = self._db.executemany(
-            "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
-            "session_id, payload, status, created_ms, next_attempt_ms, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
+        added = 0
+        # One statement per action (an event plans a handful): a key already present is
+        # skipped, and only an action really added may supersede older ones.
+        for a in actions:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO actions (idempotency_key, event_id, integration, position, kind, "
+                "session_id, payload, status, created_ms, next_attempt_ms, updated_ms, target) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (a.idempotency_key, a.event_id, a.integration, a.position, a.kind, a.session_id,
-                 _payload_json(a.payload), initial_status(a.held), at, at, at)
-                for a in actions
-            ],
+                 _payload_json(a.payload), initial_status(a.held), at, at, at, file_target(a.kind, a.payload)),
+            )
+            if cur.rowcount <= 0:
+                continue
+            added += 1
+            rule = supersedes(a.kind, a.payload)
+            if rule is not None:
+                self._supersede(a.integration, int(cur.lastrowid or 0), rule, at)
+        return added
+
+    def _supersede(self, integration: str, newer: int, rule: tuple[str, bool], now: int) -> None:
+        key, whole_file = rule
+        # A prefix by range, not LIKE: paths are user text, `%` and `_` must mean themselves.
+        if whole_file:
+            match, params = "target >= ? AND target < ?", [key, key + "\U0010ffff"]
+        else:
+            match, params = "target = ?", [key]
+        self._db.execute(
+            f"UPDATE actions SET status = 'superseded', updated_ms = ?, last_error = NULL, result = ? "
+            f"WHERE integration = ? AND status IN ({_SUPERSEDABLE_SQL}) AND {match} AND id < ?",
+            [now, f"superseded by #{newer}, a newer write of the same file", integration, *params, newer],
         )
-        return max(cur.rowcount, 0)
 
     def reclaim(self, owner: str, now: int, *, other_owners: bool = False) -> int:
         where = "status = 'in_flight' AND (lease_until_ms < ?"

@@ -106,6 +106,53 @@ def test_section_replaces_only_its_block(root: Path) -> None:
     assert new == expected
 
 
+def test_section_append_adds_inside_its_block_and_keeps_every_other_byte(root: Path) -> None:
+    write(root, "n.md", "head\n", mode="section", section="a")
+    write(root, "n.md", "- one\n", mode="section_append", section="list")  # a missing block is placed
+    note = root / "n.md"
+    user = "Intro by hand.\n\n" + note.read_text() + "\nAfter the blocks, by hand."
+    note.write_text(user)
+    assert write(root, "n.md", "- two", mode="section_append", section="list").status == "done"
+    assert write(root, "n.md", "- three\n", mode="section_append", section="list").status == "done"
+    assert note.read_text() == user.replace("- one\n", "- one\n- two\n- three\n")
+
+
+def test_section_append_delivered_again_adds_nothing(root: Path) -> None:
+    write(root, "n.md", "- one\n- two\n", mode="section_append", section="list")
+    before = os.stat(root / "n.md")
+    for again in ("- one\n", "- two\n", "- one\n- two\n"):
+        out = write(root, "n.md", again, mode="section_append", section="list")
+        assert out.status == "done" and "unchanged" in out.summary
+    assert (root / "n.md").read_text() == "%% msp:begin list %%\n- one\n- two\n%% msp:end list %%\n"
+    assert os.stat(root / "n.md").st_mtime_ns == before.st_mtime_ns
+    # a line that merely contains an earlier one is new
+    write(root, "n.md", "- one more\n", mode="section_append", section="list")
+    assert (root / "n.md").read_text().count("- one") == 2
+
+
+def test_section_append_refuses_what_section_refuses(root: Path) -> None:
+    (root / "bad.md").write_text("%% msp:begin list %%\n- one\n")
+    assert write(root, "bad.md", "- two\n", mode="section_append", section="list").status == "dead"
+    assert (root / "bad.md").read_text() == "%% msp:begin list %%\n- one\n"
+    assert write(root, "n.md", "%% msp:end list %%\n", mode="section_append", section="list").status == "dead"
+    assert write(root, "n.md", "k: v\n", mode="section_append", section="frontmatter").status == "dead"
+    assert write(root, "n.md", "x\n", mode="section_append").status == "dead"
+
+
+def test_a_block_named_after_a_group_heads_it_whatever_order_they_arrive_in() -> None:
+    orders = [["note", "note:1", "note:2"], ["note:2", "note:1", "note"], ["note:1", "note", "note:2"]]
+    texts = set()
+    for order in orders:
+        text = "Mine.\n"
+        for ident in order:
+            text = apply_section(text, ident, ident + "\n")
+        texts.add(text)
+    (text,) = texts
+    assert [line for line in text.splitlines() if "msp:begin" in line] == [
+        "%% msp:begin note %%", "%% msp:begin note:1 %%", "%% msp:begin note:2 %%"]
+    assert text.startswith("Mine.\n")
+
+
 def test_section_block_is_appended_after_a_blank_line(root: Path) -> None:
     (root / "n.md").write_text("# My note\nno newline at end")
     write(root, "n.md", "msp text", mode="section", section="x")

@@ -6,9 +6,11 @@ outside the vault, and only inside msp's managed blocks, so a user's own text in
 survives every later write. Hooks are pure: the notes are a function of the session and the
 config, so writing the same state again produces byte-identical files.
 
-Per event it rewrites the session's note (frontmatter and its msp block), the session's line in
-the project note and its block in the day's daily note; a decision also writes its ADR note, an
-entity its entity note; closing a session writes all of the session's ADR and entity notes again
+Per event it rewrites the session's note (frontmatter and its msp blocks; an update adds its
+line to the updates block instead of rewriting the list, so an update's writes stay the same
+size however long the session), the session's line in the project note and its block in the
+day's daily note; a decision also writes its ADR note, an entity its entity note; closing a
+session renders the whole note and writes all of the session's ADR and entity notes again
 (unchanged ones are not touched), so links resolve even when the integration was enabled late.
 See README.md for the layout, the config and the file-name rules.
 """
@@ -138,7 +140,9 @@ def msp_session_start(session: Session, event: Event, config: dict[str, Any]) ->
 
 @hookimpl
 def msp_update(session: Session, update: Update, event: Event, config: dict[str, Any]) -> list[FileWrite]:
-    return _common(_settings(config), session)
+    s = _settings(config)
+    return [*_notes.update_writes(s, session, update), *_notes.project_writes(s, session),
+            *_notes.daily_writes(s, session)]
 
 
 @hookimpl

@@ -4,6 +4,16 @@ Every note is built from managed blocks written with ``FileWrite(mode="section")
 frontmatter (merged property by property) and one or more ``%% msp:begin … %%`` blocks. Whatever
 the user writes outside them stays. Links are full vault paths without ``.md``, so two notes
 with the same name in different folders never make a link ambiguous.
+
+A session note has three blocks: ``session`` (title, facts, goal, summary, chart),
+``session:1-updates`` and ``session:2-items`` (decisions, entities, blockers, next steps). An
+update adds its line to ``session:1-updates`` (``mode="section_append"``) and rewrites the other
+two, which do not grow with the updates, so what one update costs stays flat however long the
+session. The session a hook receives holds only the latest updates
+(``session.update_count`` counts them all); while it does, the chart, the next steps and the
+tags go by those, and the updates block is left to the appends. On close, whose session holds
+every update, and on anything that holds every update (replays included), the whole note is
+rendered.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from msp import Blocker, Decision, Entity, FileWrite, Session
+from msp import Blocker, Decision, Entity, FileWrite, Session, Update
 
 from . import _markdown as md
 from ._dates import check_format, format_date
@@ -279,7 +289,18 @@ def session_frontmatter(s: Settings, session: Session) -> dict[str, Any]:
     }
 
 
-def session_body(s: Settings, session: Session) -> str:
+SESSION_HEAD = "session"
+SESSION_UPDATES = "session:1-updates"
+SESSION_ITEMS = "session:2-items"
+
+
+def holds_every_update(session: Session) -> bool:
+    """Whether the session holds all its updates (on close, in replays and exports, and while a
+    session is short); otherwise only the latest (see the module's docstring)."""
+    return len(session.updates) >= session.update_count
+
+
+def session_head(s: Settings, session: Session) -> str:
     start = session.started_at
     span = f"{_stamp(s, start)}–{_hm(s, _end_of(session), start)}" if session.status == "closed" else _stamp(s, start)
     out = [f"# {md.one_line(session.project, 120)} · {span}", ""]
@@ -297,17 +318,27 @@ def session_body(s: Settings, session: Session) -> str:
         out += [_callout("success", "Summary", session.summary), ""]
     if s.chart != "none":
         out += ["## Progress", "", chart(s, session), ""]
+    return "\n".join(out).rstrip("\n") + "\n"
 
-    out += ["## Updates", ""]
-    for u in session.updates:
-        head = f"- {_hm(s, u.at, start)}" + (f" · **{u.progress}%**" if u.progress is not None else "")
-        tags = " ".join(f"#{t}" for t in (safe_tag(x) for x in u.tags) if t)
-        out.append(f"{head} · {md.text(u.text, '  ')}" + (f" {tags}" if tags else ""))
-    if not session.updates:
-        out.append("_None._")
-    out.append("")
 
-    out += ["## Decisions", ""]
+def update_line(s: Settings, session: Session, u: Update) -> str:
+    """An update's line; it ends with the update's block id (``^u-…``), which makes every line
+    unique (an append delivered twice is recognised) and lets other notes link to it."""
+    head = f"- {_hm(s, u.at, session.started_at)}" + (f" · **{u.progress}%**" if u.progress is not None else "")
+    tags = " ".join(f"#{t}" for t in (safe_tag(x) for x in u.tags) if t)
+    return f"{head} · {md.text(u.text, '  ')}" + (f" {tags}" if tags else "") + f" ^u-{_block_id(u.id)}"
+
+
+def _block_id(item_id: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", item_id.lower())
+
+
+def session_updates(s: Settings, session: Session) -> str:
+    return "\n".join(["## Updates", "", *(update_line(s, session, u) for u in session.updates)]) + "\n"
+
+
+def session_items(s: Settings, session: Session) -> str:
+    out = ["## Decisions", ""]
     for d in session.decisions:
         facts = _facts([("", d.impact), ("", d.category)])
         out.append(f"- {_adr_link(s, session.project, d)}" + (f" · {facts}" if facts else ""))
@@ -341,11 +372,40 @@ def session_body(s: Settings, session: Session) -> str:
     return "\n".join(out) + "\n"
 
 
+def session_body(s: Settings, session: Session) -> str:
+    """The whole note's body, as its three blocks hold it."""
+    return "\n".join((session_head(s, session), session_updates(s, session), session_items(s, session)))
+
+
+def _session_frontmatter_write(s: Settings, session: Session, path: str) -> FileWrite:
+    props = session_frontmatter(s, session)
+    if not holds_every_update(session):
+        del props["tags"]  # they gather every update's tags: left as they are until close
+    return _write(path, "frontmatter", md.frontmatter(props))
+
+
 def session_writes(s: Settings, session: Session) -> list[FileWrite]:
+    """The session note. Its updates block is written whole only from a session holding every
+    update; otherwise the appends keep it (see :func:`update_writes`)."""
     path = session_note(s, session.project, session.id)
+    out = [_session_frontmatter_write(s, session, path), _write(path, SESSION_HEAD, session_head(s, session))]
+    if holds_every_update(session):
+        out.append(_write(path, SESSION_UPDATES, session_updates(s, session)))
+    out.append(_write(path, SESSION_ITEMS, session_items(s, session)))
+    return out
+
+
+def update_writes(s: Settings, session: Session, update: Update) -> list[FileWrite]:
+    """The session note after an update: its line added to the updates block, the blocks that
+    do not grow with the updates rewritten."""
+    path = session_note(s, session.project, session.id)
+    append = FileWrite(path=path + ".md", root_from=ROOT_KEY, mode="section_append", section=SESSION_UPDATES,
+                       content=update_line(s, session, update) + "\n")
     return [
-        _write(path, "frontmatter", md.frontmatter(session_frontmatter(s, session))),
-        _write(path, "session", session_body(s, session)),
+        _session_frontmatter_write(s, session, path),
+        _write(path, SESSION_HEAD, session_head(s, session)),
+        append,
+        _write(path, SESSION_ITEMS, session_items(s, session)),
     ]
 
 

@@ -197,7 +197,9 @@ def test_hooks_return_valid_file_actions_and_touch_nothing(msp_run_session: Any,
     assert not vault.exists()
     for a in actions:
         assert isinstance(a, FileWrite)
-        assert a.root_from == "vault" and a.mode == "section" and a.section
+        assert a.root_from == "vault" and a.mode in ("section", "section_append") and a.section
+        # Only an update's line is appended; everything else replaces a managed block.
+        assert (a.mode == "section_append") == (a.section == "session:1-updates" and a in run.actions["msp_update"])
         assert a.path.endswith(".md")
         relative_parts(a.path)  # would raise for an absolute path or '..'
     hooks = run.actions
@@ -243,7 +245,7 @@ def test_next_steps_come_from_open_blockers_tagged_updates_and_the_goal(msp_run_
         ("end", {}),
     ]
     run = msp_run_session(msp_obsidian, {"vault": str(tmp_path)}, script=script)
-    content = next(a.content for a in run.actions["msp_session_close"] if a.section == "session")
+    content = next(a.content for a in run.actions["msp_session_close"] if a.section == "session:2-items")
     steps = content.split("## Next steps\n\n", 1)[1].splitlines()
     assert steps == ["- [ ] Resolve: CI is red", "- [ ] Write the migration", "- [ ] Continue from 30%: Ship it"]
 

@@ -33,6 +33,11 @@ from msp.testing import SCRIPT
 SESSION_DIR = "msp/sessions/demo-project/"
 
 
+def _delivering(root: Path) -> int:
+    """The actions to deliver: all but those a later write superseded."""
+    return sum(r["status"] != "superseded" for r in action_rows(root))
+
+
 def only(items: list[str]) -> str:
     assert len(items) == 1, items
     return items[0]
@@ -44,7 +49,10 @@ def test_a_scripted_session_becomes_a_linked_vault(tmp_path: Path) -> None:
         rec.run(SCRIPT)
         planned = len(rec.actions)
     report = dispatch(root)
-    assert (report.done, report.dead, report.waiting, report.retried) == (planned, 0, 0, 0), report
+    # Writes a later write overwrote before they were delivered are superseded, not sent.
+    superseded = sum(r["status"] == "superseded" for r in action_rows(root))
+    assert superseded > 0
+    assert (report.done + superseded, report.dead, report.waiting, report.retried) == (planned, 0, 0, 0), report
     vault = root / "vault"
     all_notes = notes(vault)
 
@@ -192,6 +200,9 @@ def test_the_same_session_in_two_projects_gives_the_same_vault(tmp_path: Path,
         counter = iter(range(1000))
         monkeypatch.setattr(session_mod, "new_session_id", lambda at: "20260105-090000-fixed0")
         monkeypatch.setattr(session_mod, "short_item_id", lambda prefix: f"{prefix}-{next(counter):08d}")
+        # an update's line carries its id (its event's)
+        events = iter(range(1000))
+        monkeypatch.setattr(session_mod, "new_event_id", lambda ms: f"01KE{next(events):022d}")
 
     vaults = []
     for name in ("a", "b"):
@@ -333,8 +344,8 @@ def test_a_symlink_inside_the_vault_pointing_out_is_not_followed(tmp_path: Path)
     assert dead and all('"msp/entities/' in r["payload"] for r in dead)
     assert all("outside the root" in r["last_error"] for r in dead)
     assert report.dead == len(dead)
-    # everything else was written
-    assert all(r["status"] == "done" for r in rows if '"msp/entities/' not in r["payload"])
+    # everything else was written (or overwritten by a later write before it was)
+    assert all(r["status"] in ("done", "superseded") for r in rows if '"msp/entities/' not in r["payload"])
 
 
 def test_a_missing_vault_outside_the_project_waits_then_delivers(tmp_path: Path) -> None:
@@ -348,7 +359,7 @@ def test_a_missing_vault_outside_the_project_waits_then_delivers(tmp_path: Path)
     assert any("does not exist" in (r["last_error"] or "") for r in action_rows(root))
     vault.mkdir(parents=True)
     report = dispatch(root)
-    assert report.dead == 0 and report.done == len(action_rows(root))
+    assert report.dead == 0 and report.done == _delivering(root)
     assert len(notes(vault)) == 3
 
 
@@ -357,7 +368,7 @@ def test_a_missing_vault_inside_the_project_is_created(tmp_path: Path) -> None:
     with recorder(root) as rec:
         rec.run(SCRIPT[:2])
     report = dispatch(root)
-    assert report.dead == 0 and report.waiting == 0 and report.done == len(action_rows(root))
+    assert report.dead == 0 and report.waiting == 0 and report.done == _delivering(root)
     assert len(notes(root / "vault")) == 3
 
 
@@ -379,3 +390,61 @@ def test_daily_notes_follow_the_configured_folder_format_and_zone(tmp_path: Path
     fm = frontmatter(session)
     assert fm["start"].isoformat() == "2026-02-28T18:30:00-08:00"
     assert "```mermaid\nxychart-beta\n" in session and "line [10, 20, 60, 70]" in session
+
+
+def test_a_long_session_appends_each_update_and_renders_the_whole_note_on_close(tmp_path: Path) -> None:
+    """An update's writes do not grow with the session (its line is appended; nothing carries the
+    earlier updates), while the note still ends holding every update once, in order, with the
+    user's own text kept."""
+    from msp._model.events import RECENT_UPDATES
+
+    root = make_project(tmp_path)
+    vault = root / "vault"
+    n = RECENT_UPDATES + 30
+    with recorder(root) as rec:
+        rec.run([("start", {"goal": "long", "progress": 0})])
+        rec.run([("update", {"text": f"step {i:04d}", "progress": i % 101}) for i in range(10)])
+        dispatch(root)
+        session = only([p for p in notes(vault) if p.startswith(SESSION_DIR)])
+        note = vault / session
+        note.write_text(note.read_text(encoding="utf-8") + "\nMy own line.\n", encoding="utf-8")
+        later = rec.run([("update", {"text": f"step {i:04d}", "progress": i % 101}) for i in range(10, n)])
+        size = [sum(len(a.content) for a in r.planned.objects) for r in (later[40], later[-1])]
+        last = later[-1].planned.objects
+        assert not any("step 0000" in a.content for a in last)
+        (append,) = [a for a in last if a.mode == "section_append"]
+        assert append.section == "session:1-updates" and append.content.count("\n") == 1
+        assert f"step {n - 1:04d}" in append.content
+        # the same size at update 51 (the chart at its cap) as at update n, past the updates a
+        # hook's session holds, give or take the digits in the chart
+        assert size[1] < size[0] * 1.1, size
+        dispatch(root)
+        middle = note.read_text(encoding="utf-8")
+        assert [line.split(" · ")[-1].split(" ^")[0] for line in middle.splitlines() if "step " in line] == [
+            f"step {i:04d}" for i in range(n)]
+        rec.run([("end", {"summary": "done"})])
+    dispatch(root)
+    text = note.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if "step " in line]
+    assert [line.split(" · ")[-1].split(" ^")[0] for line in lines] == [f"step {i:04d}" for i in range(n)]
+    assert text.endswith("\nMy own line.\n") and frontmatter(text)["status"] == "closed"
+    # the close wrote the updates whole, so the appends still waiting were superseded, not sent
+    rows = action_rows(root)
+    assert all(r["status"] in ("done", "superseded") for r in rows)
+
+
+def test_an_append_delivered_again_adds_no_line(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    with recorder(root) as rec:
+        rec.run(SCRIPT[:3])
+        actions = rec.actions
+    dispatch(root)
+    vault = root / "vault"
+    before = snapshot(vault)
+    ex = FileExecutor()
+    ctx = ExecutionContext("obsidian", {**msp_obsidian.defaults, "vault": "vault"}, root)
+    appends = [a for a in actions if a.mode == "section_append"]
+    assert appends
+    for a in appends:
+        assert "unchanged" in asyncio.run(ex.execute(a, ctx)).summary
+    assert snapshot(vault) == before

@@ -1,0 +1,144 @@
+"""The session a hook receives comes from the store's projection, not from folding every event:
+it equals the fold's view with the latest updates, it is read without a fold, and the close
+hook and replays still see what they saw when recording."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from msp import hookimpl
+from msp._model.events import RECENT_UPDATES
+from msp._model.models import Session
+from msp._plugins.host import build_host
+from msp._session.manager import SessionManager
+from msp._store.sqlite import SqliteAccess, SqliteStore
+
+T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+
+
+class Seen:
+    """Keeps the session each hook received."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Session]] = []
+
+    @hookimpl
+    def msp_session_start(self, session: Session) -> None:
+        self.calls.append(("start", session))
+
+    @hookimpl
+    def msp_update(self, session: Session) -> None:
+        self.calls.append(("update", session))
+
+    @hookimpl
+    def msp_decision(self, session: Session) -> None:
+        self.calls.append(("decision", session))
+
+    @hookimpl
+    def msp_blocker(self, session: Session) -> None:
+        self.calls.append(("blocker", session))
+
+    @hookimpl
+    def msp_session_close(self, session: Session) -> None:
+        self.calls.append(("close", session))
+
+
+def _manager(store: SqliteStore, seen: Seen) -> SessionManager:
+    clock = (T0 + timedelta(seconds=i) for i in range(1_000_000))
+    return SessionManager(store, build_host({"seen": {}}, extra={"seen": seen}), default_project="p",
+                          clock=lambda: next(clock))
+
+
+def _two_sessions(manager: SessionManager) -> tuple[str, str]:
+    """Two sessions; the second resolves a blocker of the first, the first's blocker list sees it."""
+    first = manager.start({"goal": "one"}).event.session_id
+    old = manager.block({"text": "waiting on review"}).event.data["id"]
+    manager.update({"text": "a", "progress": 10})
+    manager.end({})
+    second = manager.start({"goal": "two", "issue": "ENG-1"}).event.session_id
+    for i in range(5):
+        manager.update({"text": f"u{i}", "progress": 20 + i, "tags": ["next"] if i == 3 else []})
+    manager.decide({"text": "d"})
+    manager.block({"text": "new one"})
+    manager.resolve({"blocker": old, "solution": "reviewed"})
+    return first, second
+
+
+def test_the_hook_view_equals_the_fold_with_the_latest_updates(store: SqliteStore) -> None:
+    manager = _manager(store, Seen())
+    first, second = _two_sessions(manager)
+    with store.read() as tx:
+        for sid in (first, second):
+            for recent in (0, 1, 3, 100):
+                stored = tx.hook_session(sid, recent)
+                folded = tx.load_folder(sid).view(recent)
+                assert stored.model_dump() == folded.model_dump()
+                assert stored.update_count == len(tx.load_session(sid).updates)
+        held = tx.hook_session(second, 2)
+    assert [u.text for u in held.updates] == ["u3", "u4"] and held.update_count == 5
+    assert held.resolved_elsewhere[0].solution == "reviewed" and held.goal == "two" and held.issue == "ENG-1"
+
+
+def test_recording_reads_the_projection_never_the_whole_session(store: SqliteStore,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = Seen()
+    manager = _manager(store, seen)
+    manager.start({})
+    for i in range(RECENT_UPDATES + 5):
+        manager.update({"text": f"u{i}", "progress": i % 101})
+
+    def no_fold(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a hook's session was folded from every event")
+
+    monkeypatch.setattr(SqliteAccess, "load_folder", no_fold)
+    manager.update({"text": "last", "progress": 99})
+    manager.decide({"text": "d"})
+    kind, session = seen.calls[-2]
+    assert kind == "update" and len(session.updates) == RECENT_UPDATES
+    assert session.update_count == RECENT_UPDATES + 6 and session.updates[-1].text == "last"
+    assert session.progress == 99
+    assert seen.calls[-1][1].update_count == RECENT_UPDATES + 6
+    monkeypatch.undo()
+    manager.end({})
+    kind, whole = seen.calls[-1]
+    # The close hook sees every update: summaries (Linear, Slack, Jira, Obsidian) need them all.
+    assert kind == "close" and len(whole.updates) == whole.update_count == RECENT_UPDATES + 6
+
+
+def test_replay_and_plan_see_what_recording_saw(store: SqliteStore) -> None:
+    seen = Seen()
+    manager = _manager(store, seen)
+    manager.start({})
+    for i in range(RECENT_UPDATES + 3):
+        manager.update({"text": f"u{i}"})
+    manager.block({"text": "b"})
+    manager.end({})
+    recorded = [(k, s.model_dump()) for k, s in seen.calls]
+    seen.calls.clear()
+    with store.read() as tx:
+        session_id = tx.list_sessions()[0].id
+    manager.plan_session(session_id)
+    assert [(k, s.model_dump()) for k, s in seen.calls] == recorded
+
+
+def test_a_store_from_before_the_projection_folds_once_then_keeps_it(store: SqliteStore, project_dir: Any) -> None:
+    import sqlite3
+
+    manager = _manager(store, Seen())
+    _, second = _two_sessions(manager)
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE sessions SET state = NULL")
+    db.commit()
+    db.close()
+    with store.read() as tx:
+        assert tx.hook_session(second, 2).model_dump() == tx.load_folder(second).view(2).model_dump()
+    manager.update({"text": "after the upgrade", "progress": 90})
+    with store.read() as tx:
+        stored = tx.hook_session(second, 3)
+        assert stored.model_dump() == tx.load_folder(second).view(3).model_dump()
+        row = tx.session_row(second)
+    assert stored.update_count == 6 and stored.progress == 90
+    assert row is not None and row.progress == 90 and row.event_count == 10
