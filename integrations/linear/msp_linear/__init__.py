@@ -154,6 +154,11 @@ def comment_action(issue: str, body: str, comment_id: str) -> GraphQLRequest:
     return _graphql(COMMENT_CREATE, "MspCommentCreate", {"id": comment_id, "issueId": issue, "body": body})
 
 
+#: What :func:`_progress_due` returns when a comment is due but the progress it moved from is
+#: older than the updates the hook sees.
+UNKNOWN_BASELINE = -1
+
+
 def _progress_due(session: Session, update: Update, config: dict[str, Any]) -> int | None:
     """The progress last commented on, when this update should comment; else None.
 
@@ -165,6 +170,26 @@ def _progress_due(session: Session, update: Update, config: dict[str, Any]) -> i
         return None
     every = rules.get("every_n_updates")
     jump = rules.get("min_progress_jump")
+    if every and not jump:
+        # Only a count: the update's position in the whole session decides, which the hook
+        # knows exactly even when it sees only the latest updates of a long session.
+        seen = [u.id for u in session.updates]
+        if update.id not in seen:
+            return None
+        first = session.update_count - len(seen) + 1  # the position of the first update shown
+        position = first + seen.index(update.id)
+        if position % every:
+            return None
+        # The baseline is the progress as of the previous comment, `every` updates back (the
+        # start when there was none). When that lies before the updates shown, it is not known
+        # here: the comment then gives the progress alone, never a made-up move.
+        previous = position - every
+        if previous <= 0:
+            return session.start_progress
+        if previous < first:
+            return UNKNOWN_BASELINE
+        known = [u.progress for u in session.updates[: previous - first + 1] if u.progress is not None]
+        return known[-1] if known else session.start_progress
     baseline = current = session.start_progress
     since = 0
     for item in session.updates:

@@ -133,8 +133,10 @@ def close_comment(session: Session, *, max_items: int, item_chars: int) -> str:
 def progress_comment(session: Session, update: Update, since: int, *, item_chars: int) -> str:
     """A short comment for one update: the progress move since the last such comment, and the text."""
     now = update.progress if update.progress is not None else since
+    # since < 0: the progress at the last comment is not known (a long session's early part).
+    moved = progress_line(since, now) if since >= 0 else f"{update.progress if update.progress is not None else '?'}%"
     out = [
-        f"**Progress {progress_line(since, now)}** · `{offset(session.started_at, update.at)}` into the session"
+        f"**Progress {moved}** · `{offset(session.started_at, update.at)}` into the session"
         f" on {session.project}",
         "",
         clip(update.text.strip(), item_chars),

@@ -258,3 +258,16 @@ def _event(event_id: str) -> Any:
     from msp import Event
 
     return Event(id=event_id, type="session_closed", session_id="s", project="demo-project", at=T0, source="api")
+
+
+def test_every_n_updates_counts_the_whole_session_past_the_updates_a_hook_sees(msp_run_session: Any) -> None:
+    # A hook sees the latest 100 updates of a long session (and update_count); a count of 150
+    # must still comment on the 150th and 300th updates. The second comment's baseline (the
+    # 150th update) is older than what the hook sees: it shows the progress alone.
+    progresses = [i % 100 for i in range(1, 321)]
+    run = msp_run_session(msp_linear, {"progress_comments": {"every_n_updates": 150}},
+                          script=script_with_updates(progresses))
+    bodies = [a.variables["input"]["body"] for a in run.actions.get("msp_update", [])]
+    assert [int(b.split("\n\nstep ")[1].split("\n")[0]) for b in bodies] == [149, 299]
+    assert bodies[0].startswith(f"**Progress 0% → {progresses[149]}%")
+    assert bodies[1].startswith(f"**Progress {progresses[299]}%** ·")
