@@ -132,7 +132,7 @@ def test_sigkill_costs_claimed_but_unsent_actions_no_attempt(tmp_path: Path,
         history: list[dict[str, Any]] = []
         for kill in range(kills):
             before = len(server.requests)
-            drain = subprocess.Popen([MSP_BIN, "dispatch", "--until-empty"], cwd=root, env=env,
+            drain = subprocess.Popen([MSP_BIN, "dispatch", "--wait"], cwd=root, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 assert server.wait_for(before + 1, timeout_s=30), "the drain never sent its first request"
@@ -140,13 +140,16 @@ def test_sigkill_costs_claimed_but_unsent_actions_no_attempt(tmp_path: Path,
                 drain.send_signal(signal.SIGKILL)
                 drain.wait(timeout=10)
             db = sqlite3.connect(db_path)
-            rows = db.execute("SELECT idempotency_key, status, attempts, started_ms FROM actions ORDER BY id"
-                              ).fetchall()
+            rows = db.execute("SELECT idempotency_key, status, attempts FROM actions ORDER BY id").fetchall()
             db.close()
             assert [r[1] for r in rows] == ["in_flight"] * total, "the whole lane was claimed as one run"
-            assert [r[3] is not None for r in rows] == [True] + [False] * (total - 1), \
-                "only the action whose request started is marked started"
             history.append({"kill": kill + 1, "attempts": [r[2] for r in rows]})
+        # Before each reclaim: the started head gains one attempt per kill, the others none.
+        assert [h["attempts"] for h in history] == [[k] + [0] * (total - 1) for k in range(kills)]
+        db = sqlite3.connect(db_path)
+        started = [r[0] is not None for r in db.execute("SELECT started_ms FROM actions ORDER BY id")]
+        db.close()
+        assert started == [True] + [False] * (total - 1), "only the action whose request started is marked"
 
         phase["killing"] = False
         final = subprocess.run([MSP_BIN, "dispatch", "--wait", "--json"], cwd=root, env=env,
@@ -156,8 +159,6 @@ def test_sigkill_costs_claimed_but_unsent_actions_no_attempt(tmp_path: Path,
     db = sqlite3.connect(db_path)
     rows = db.execute("SELECT idempotency_key, status, attempts, last_error FROM actions ORDER BY id").fetchall()
     db.close()
-    # Before each reclaim: the started head gains one attempt per kill, the others none.
-    assert [h["attempts"] for h in history] == [[k] + [0] * (total - 1) for k in range(kills)]
     assert [r[1] for r in rows] == ["done"] * total, rows
     assert rows[0][2] == kills + 1, "the head: one attempt per kill (outcome unknown), then delivered"
     assert [r[2] for r in rows[1:]] == [2] * (total - 1), "the others: the 503, then delivered"
