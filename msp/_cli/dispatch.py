@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from msp._store.interface import ActionRow, Outbox, QueueOp
 
 QUEUE_OPS = ("list", "show", "retry", "drop", "approve")
+#: ``msp dispatch --wait`` / ``--until-empty`` exit with this when actions are still pending
+#: (waiting for a retry time, a credential, or a service that could not be reached): sysexits'
+#: EX_TEMPFAIL, "try again later". 0 means nothing is left pending.
+EXIT_PENDING = 75
 OPEN_STATUSES = ("pending", "held", "in_flight", "dead")
 
 
@@ -88,6 +92,10 @@ def _summary(report: DrainReport) -> str:
     text += f". Queue: {left}." if left else ". Queue empty."
     for note in report.notes:
         text += f"\nnote: {note}"
+    for group in report.waits:
+        when = group.get("next_attempt_ms")
+        at = f", next try {_when(when)}" if when else ""
+        text += f"\nwaiting: {group['integration']}: {group['count']} action(s){at}: {group['why']}"
     if report.waiting:
         text += "\nSome actions wait for a credential: see `msp queue` for what to set."
     if report.dead:
@@ -97,7 +105,16 @@ def _summary(report: DrainReport) -> str:
 
 @app.command()
 def dispatch(
-    wait: bool = typer.Option(False, "--wait", help="Keep going until nothing pending can come due (retries too)."),
+    wait: bool = typer.Option(
+        False, "--wait",
+        help="Keep delivering until nothing is left but actions waiting for a later retry time, a credential "
+        "or a service that cannot be reached; print what waits and why. Exit 75 if anything is still pending.",
+    ),
+    until_empty: bool = typer.Option(
+        False, "--until-empty",
+        help="Keep going, sleeping for every retry (an unreachable service too), until nothing pending can "
+        "come due or --timeout. Exit 75 if anything is still pending.",
+    ),
     integration: Optional[str] = typer.Option(None, "--integration", "-i", help="Only this integration."),  # noqa: UP045
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Attempt at most N actions."),  # noqa: UP045
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),  # noqa: UP045
@@ -105,8 +122,10 @@ def dispatch(
     as_json: bool = JsonOpt,
 ) -> None:
     """Deliver queued actions now."""
+    pending_left = False
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        nonlocal pending_left
         from msp._dispatch.run import drain_project
 
         project = ctx.project
@@ -119,18 +138,22 @@ def dispatch(
         bar = _Bar(ctx, integration) if show_bar else None
         try:
             report = drain_project(
-                project, wait=wait, integration=integration, limit=limit, timeout_s=timeout,
+                project, wait=wait or until_empty, integration=integration, limit=limit, timeout_s=timeout,
                 background=background, lock_wait_s=timeout if timeout is not None else 60.0,
-                progress=bar.update if bar else None,
+                progress=bar.update if bar else None, settle=wait and not until_empty,
             )
         finally:
             if bar:
                 bar.close()
         if background:
             return {"ok": True, **report.to_dict()}, ""
-        return {"ok": True, **report.to_dict()}, _summary(report)
+        pending_left = (wait or until_empty) and bool(report.remaining.get("pending") or
+                                                      report.remaining.get("in_flight"))
+        return {"ok": True, "pending": bool(report.remaining.get("pending")), **report.to_dict()}, _summary(report)
 
     _run(as_json, body)
+    if pending_left:
+        raise typer.Exit(EXIT_PENDING)
 
 
 class _Bar:

@@ -15,7 +15,12 @@ never blocks one), so the run goes on after it.
 
 Per integration: at most ``concurrency`` runs in flight, at most ``rate_per_second`` executor
 calls per second, and a pause after a response that said when to come back (``Retry-After`` or
-a rate-limit reset).
+a rate-limit reset), never longer than the policy's cap whatever the server said.
+
+What an attempt is: before an executor is called, the actions handed to it are marked started
+in the store (one transaction for every worker starting in the same loop turn). A drain that
+dies leaves leases behind; whoever reclaims them counts an attempt only for the started ones,
+and the claimed-but-unsent go back exactly as they were.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from msp._executors import BaseExecutor, ExecutionContext, Outcome
 from msp._logging import get_log, redact
 from msp._secrets import MissingCredential
 from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
-from msp._store.outbox_rules import counts_attempt, now_ms
+from msp._store.outbox_rules import clamp_delay_s, counts_attempt, delay_cap_s, now_ms
 
 MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
@@ -69,6 +74,9 @@ class DrainOptions:
     """``time.monotonic()`` after which the drain stops (in-flight work is interrupted)."""
     linger_s: float | None = None
     """With ``wait``: exit instead of sleeping longer than this for the next retry."""
+    skip_offline: bool = False
+    """With ``wait``: a lane whose service could not be reached is left for a later drain
+    instead of being retried in this one (``msp dispatch --wait`` does not sit out an outage)."""
     before_sleep: Callable[[], None] | None = None
     after_sleep: Callable[[], bool] | None = None
     """Called after an idle sleep; returning False ends the drain (another drain took over)."""
@@ -87,13 +95,15 @@ class DrainReport:
     stopped: str = ""
     remaining: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    waits: list[dict[str, Any]] = field(default_factory=list)
+    """What is still pending and why, grouped: integration, count, reason, next attempt."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "done": self.done, "retried": self.retried, "dead": self.dead, "waiting": self.waiting,
             "released": self.released, "reclaimed": self.reclaimed, "follow_ups": self.follow_ups,
             "attempted": self.attempted, "stopped": self.stopped, "remaining": self.remaining,
-            "notes": self.notes,
+            "notes": self.notes, "waits": self.waits,
         }
 
 
@@ -200,6 +210,9 @@ class Dispatcher:
         self._renewed = 0.0
         self._log = get_log()
         self._wait = False
+        self._skip_offline = False
+        self._marks: list[int] = []
+        self._marks_written: asyncio.Future[None] | None = None
         self._dirty = asyncio.Event()
         self._finished: list[asyncio.Task[None]] = []
         self._first_unflushed = 0.0
@@ -252,6 +265,7 @@ class Dispatcher:
     async def run(self, opts: DrainOptions | None = None) -> DrainReport:
         opts = opts or DrainOptions()
         self._wait = opts.wait
+        self._skip_offline = opts.skip_offline
         tasks: dict[asyncio.Task[None], list[ActionRow]] = {}
         try:
             with self.outbox.write() as tx:
@@ -311,6 +325,8 @@ class Dispatcher:
             await self._shutdown(tasks)
         with self.outbox.read() as tx:
             self.report.remaining = {k: v for k, v in tx.counts().items() if k in ("pending", "held", "in_flight")}
+            if self.report.remaining.get("pending"):
+                self.report.waits = waits(tx.select(("pending",), opts.integration, WAITS_SCANNED), now_ms())
         return self.report
 
     def _finished_task(self, task: asyncio.Task[None]) -> None:
@@ -478,7 +494,8 @@ class Dispatcher:
         if _batches(executor):
             if lane.limiter:
                 await lane.limiter.acquire(len(actions))
-            self._started.update(row.id for row, _ in actions)
+            if not await self._begin([row for row, _ in actions]):
+                return
             outcomes = await self._call(
                 executor.execute_batch([a for _, a in actions], ctx), guard_s * len(actions), len(actions)
             )
@@ -499,12 +516,57 @@ class Dispatcher:
         for i, (row, action) in enumerate(actions):
             if lane.limiter:
                 await lane.limiter.acquire()
-            self._started.add(row.id)
+            if not await self._begin([row for row, _ in actions[i:]], 1):
+                return
             outcome = (await self._call(executor.execute(action, ctx), guard_s, 1))[0]
             if _stops_lane(self._record(lane, row, outcome, ctx)):
                 for later, _ in actions[i + 1:]:
                     self._release(later)
                 return
+
+    async def _begin(self, rows: list[ActionRow], count: int | None = None) -> bool:
+        """Commit the started mark of ``rows[:count]`` before their executor is called.
+
+        Workers starting in the same loop turn share one transaction (which also writes the
+        outcomes buffered so far). When the mark cannot be written, nothing is sent: every row
+        goes back untouched and False is returned.
+        """
+        starting = rows[:count] if count is not None else rows
+        loop = asyncio.get_running_loop()
+        if self._marks_written is None:
+            self._marks_written = loop.create_future()
+            loop.call_soon(self._write_marks)
+        written = self._marks_written
+        self._marks.extend(row.id for row in starting)
+        try:
+            await asyncio.shield(written)
+        except Exception as exc:
+            self._log.log("warning", "dispatch: could not record that delivery starts; not sending",
+                          integration=rows[0].integration, error=f"{type(exc).__name__}: {exc}")
+            for row in rows:
+                self._release(row)
+            return False
+        self._started.update(row.id for row in starting)
+        return True
+
+    def _write_marks(self) -> None:
+        ids, self._marks = self._marks, []
+        written, self._marks_written = self._marks_written, None
+        if written is None:
+            return
+        try:
+            now = now_ms()
+            with self.outbox.write() as tx:
+                if self._updates:
+                    updates, self._updates = self._updates, []
+                    tx.apply(updates, now, self._parents)
+                    self._parents = {}
+                tx.mark_started(ids, self.owner, now)
+        except Exception as exc:
+            written.set_exception(exc)
+            written.exception()  # retrieved here: the waiting workers handle it
+        else:
+            written.set_result(None)
 
     async def _call(self, call: Awaitable[Any], guard_s: float, n: int) -> list[Outcome]:
         """Await an executor call; turn what it raised into outcomes."""
@@ -569,6 +631,7 @@ class Dispatcher:
             lane.skip_sessions.add(row.session_id)
             self.report.waiting += 1
         else:
+            offline = status == "retry" and bool(getattr(outcome, "offline", False))
             move = after_failure(
                 retryable=status == "retry",
                 summary=summary or status,
@@ -578,19 +641,27 @@ class Dispatcher:
                 limits=lane.limits,
                 retry_after_s=outcome.retry_after_s,
                 rng=self.rng,
+                offline=offline,
+                offline_before=row.offline_attempts,
             )
+            if move.note:
+                self._log.log("warning", "dispatch: the delay a server asked for was not usable as given",
+                              action=row.id, integration=row.integration, detail=move.note)
             update = Update(row.id, move.status, attempts=move.attempts, next_attempt_ms=move.next_attempt_ms,
-                            error=move.error, status_code=outcome.status_code)
+                            error=move.error, status_code=outcome.status_code,
+                            offline_attempts=move.offline_attempts)
             if move.status == "dead":
                 self.report.dead += 1
             else:
                 self.report.retried += 1
-                if not self._wait:
-                    # Without --wait a drain is one pass: each lane is tried at most once.
+                if not self._wait or (offline and self._skip_offline):
+                    # Without --wait a drain is one pass: each lane is tried at most once. An
+                    # unreachable service is not waited for when the drain is told not to.
                     lane.skip_sessions.add(row.session_id)
-                if outcome.retry_after_s is not None:
+                pause, _ = clamp_delay_s(outcome.retry_after_s, delay_cap_s(lane.limits))
+                if pause is not None:
                     # The service said when to come back: hold the whole integration till then.
-                    lane.paused_until = max(lane.paused_until, time.monotonic() + outcome.retry_after_s)
+                    lane.paused_until = max(lane.paused_until, time.monotonic() + pause)
         self._buffer(update)
         self._log.log(
             "info" if update.status == "done" else "warning", "dispatch",
@@ -600,6 +671,27 @@ class Dispatcher:
         if self.progress is not None:
             self.progress(self.report)
         return update
+
+
+#: Most pending actions looked at to say what waits and why.
+WAITS_SCANNED = 1000
+#: Most groups in that summary.
+WAITS_SHOWN = 20
+
+
+def waits(rows: list[ActionRow], now: int) -> list[dict[str, Any]]:
+    """Pending actions grouped by integration and reason: what still waits, and why."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        why = scrub(row.last_error)[:200] if row.last_error else "not tried yet"
+        group = groups.setdefault((row.integration, why), {
+            "integration": row.integration, "count": 0, "why": why, "next_attempt_ms": None,
+        })
+        group["count"] += 1
+        if row.next_attempt_ms > now:
+            nxt = group["next_attempt_ms"]
+            group["next_attempt_ms"] = row.next_attempt_ms if nxt is None else min(nxt, row.next_attempt_ms)
+    return sorted(groups.values(), key=lambda g: (g["integration"], -g["count"]))[:WAITS_SHOWN]
 
 
 def _stops_lane(update: Update) -> bool:

@@ -67,10 +67,16 @@ def drain_project(
     executors: Mapping[str, Any] | None = None,
     executor_kinds: Mapping[str, Any] | None = None,
     progress: Callable[[DrainReport], None] | None = None,
+    settle: bool = False,
 ) -> DrainReport:
     """Deliver the project's outbox. One drain at a time: a background drain quits when
     another holds the lock; any other waits for it (up to ``lock_wait_s``, else raises
-    :class:`DispatchBusy`)."""
+    :class:`DispatchBusy`).
+
+    ``wait`` keeps going until nothing pending can come due (``msp dispatch --until-empty``);
+    with ``settle`` as well (``msp dispatch --wait``) it stops once all that is left waits for
+    a retry further off than ``linger_s``, a credential, or a service that could not be reached.
+    """
     from msp._store import open_store
 
     started = time.monotonic()
@@ -108,7 +114,8 @@ def drain_project(
                 integration=integration,
                 limit=limit,
                 deadline=deadline,
-                linger_s=project.config.dispatch.linger_s if background else None,
+                linger_s=project.config.dispatch.linger_s if background or settle else None,
+                skip_offline=settle,
                 before_sleep=lock.release if background else None,
                 after_sleep=lock.try_acquire if background else None,
             )
@@ -138,4 +145,5 @@ def _merge(total: DrainReport, part: DrainReport) -> None:
         setattr(total, name, getattr(total, name) + getattr(part, name))
     total.stopped = part.stopped
     total.remaining = part.remaining
+    total.waits = part.waits
     total.notes += [n for n in part.notes if n not in total.notes]

@@ -14,6 +14,7 @@ as :class:`ExecutorKind` values (the core's own through :mod:`msp._executors.bui
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,11 @@ class Outcome:
     (``retry_after_s`` when the server said how long). ``dead``: will never succeed as it is.
     ``wait``: cannot be tried yet (a missing credential); stays pending without burning an
     attempt. ``follow_ups`` are actions produced by delivering this one (PowerShell output).
+
+    ``offline`` (with ``retry``): the service was never reached (connection refused, DNS,
+    network unreachable, connect timeout). Such a retry backs off up to the cap and is bounded
+    by ``max_age_hours``, not ``max_attempts``: being offline is not the service failing. An
+    answer from a service that was reached (a 5xx, a 429, a reset mid-response) is not offline.
     """
 
     status: OutcomeStatus
@@ -42,6 +48,36 @@ class Outcome:
     retry_after_s: float | None = None
     status_code: int | None = None
     follow_ups: list[Any] = field(default_factory=list)
+    offline: bool = False
+
+
+#: ``errno`` values of an OS error that mean the other end could not be reached at all.
+_UNREACHABLE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "EHOSTDOWN", "ENETDOWN",
+                                      "ENOTCONN", "ESTALE")
+    if hasattr(errno, name)
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) says the other end was never reached:
+    a refused connection, a name that does not resolve, no route to the host or network.
+
+    For executors whose drivers wrap socket errors in their own exceptions: the chain of
+    ``__cause__`` / ``__context__`` is followed (a few links at most).
+    """
+    import socket
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | socket.gaierror):
+            return True
+        if isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @dataclass

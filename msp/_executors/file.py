@@ -72,7 +72,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, Outcome, unreachable
 
 FRONTMATTER = "frontmatter"
 SECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
@@ -512,7 +512,9 @@ class FileExecutor(BaseExecutor):
             where = exc.filename or action.path
             if exc.errno in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EINVAL, errno.ELOOP):
                 return Outcome("dead", f"cannot write {where}: {reason}")
-            return Outcome("retry", f"cannot write {where}: {reason}")
+            # A vault on a network share that is out of reach (host down, stale handle) is
+            # offline, not failing: retried until the age limit, not max_attempts.
+            return Outcome("retry", f"cannot write {where}: {reason}", offline=unreachable(exc))
 
     def _write(self, action: Any, ctx: ExecutionContext) -> Outcome:
         parts = relative_parts(action.path)

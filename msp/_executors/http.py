@@ -33,11 +33,19 @@ import hmac
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from msp._executors import BaseExecutor, ExecutionContext, Outcome
-from msp._executors.http_answers import classify_status, excerpt, rate_limited, retry_delay_from_headers
+from msp._executors import BaseExecutor, ExecutionContext, Outcome, unreachable
+from msp._executors.http_answers import (
+    already_applied,
+    classify_status,
+    delay_from_extensions,
+    excerpt,
+    rate_limited,
+    read_retry_delay,
+)
+from msp._logging import get_log
 from msp._secrets import MissingCredential, resolve_secret, secret_names
 
 if TYPE_CHECKING:
@@ -188,14 +196,21 @@ def signature(ctx: ExecutionContext, body: bytes, now_s: float | None = None) ->
 
 
 def _transport_outcome(exc: Exception, timeout_s: float) -> Outcome:
+    """A request that got no answer. Offline when the service was never reached: the connection
+    was refused, the name did not resolve, the network or host is unreachable, or connecting
+    timed out. A timeout or a drop after connecting reached the service: that counts."""
     import httpx
 
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Outcome("retry", f"cannot connect within {timeout_s:g}s (ConnectTimeout)", offline=True)
     if isinstance(exc, httpx.TimeoutException):
         return Outcome("retry", f"no response within {timeout_s:g}s ({type(exc).__name__})")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return Outcome("wait", f"the configured URL cannot be used: {type(exc).__name__}; fix it in config")
     if isinstance(exc, httpx.ConnectError):
-        return Outcome("retry", f"cannot connect: {exc or type(exc).__name__}")
+        # Refused, no such name, no route: nothing was reached. A failed TLS handshake reached
+        # a server that will not change its mind by itself, so it counts.
+        return Outcome("retry", f"cannot connect: {exc or type(exc).__name__}", offline=unreachable(exc))
     detail = str(exc) or type(exc).__name__
     return Outcome("retry", f"connection failed ({type(exc).__name__}): {detail}")
 
@@ -267,7 +282,7 @@ class HttpExecutor(_HttpBase):
         if isinstance(sent, Outcome):
             return sent
         status, resp_headers, data = sent
-        outcome = http_outcome(status, resp_headers, data, list(action.expected_status))
+        outcome = http_outcome(status, resp_headers, data, list(action.expected_status), action.already_applied)
         if outcome.status == "done" and ctx.config.get("response_ok_field"):
             return ok_field_outcome(status, resp_headers, data, ctx) or outcome
         return outcome
@@ -286,14 +301,14 @@ def ok_field_outcome(status: int, headers: Mapping[str, str], data: bytes, ctx: 
     field = str(ctx.config["response_ok_field"])
     try:
         doc = json.loads(data) if data else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than any real answer
         return None
     if not isinstance(doc, dict) or doc.get(field) is not False:
         return None
     error = str(doc.get(str(ctx.config.get("response_error_field") or "error")) or "")
     detail = f"HTTP {status} with {field}=false" + (f": {error}" if error else f": {excerpt(data)}")
     if error in OK_FIELD_RETRY:
-        return Outcome("retry", detail, retry_after_s=retry_delay_from_headers(headers, time.time()),
+        return Outcome("retry", detail, retry_after_s=server_delay(headers, status),
                        status_code=status)
     if error in OK_FIELD_AUTH:
         where = secret_names(ctx.config, "token")
@@ -302,16 +317,37 @@ def ok_field_outcome(status: int, headers: Mapping[str, str], data: bytes, ctx: 
     return Outcome("dead", detail, status_code=status)
 
 
-def http_outcome(status: int, headers: Mapping[str, str], data: bytes, expected: list[int] | None = None) -> Outcome:
-    """The outcome of an HTTP response under the dispatch policy."""
+def server_delay(headers: Mapping[str, str], status: int, errors: object = None) -> float | None:
+    """The delay a rate-limited or failing answer asked for (headers, then GraphQL error
+    extensions), with every unusable value logged and ignored; the policy caps the rest."""
+    notes: list[str] = []
+    now = time.time()
+    delay = read_retry_delay(headers, now, notes)
+    if delay is None and errors is not None:
+        delay = delay_from_extensions(errors, now, notes)
+    for note in notes:
+        get_log().log("warning", "dispatch: a server sent an unusable delay; the backoff decides instead",
+                      status=status, detail=note)
+    return delay
+
+
+#: What the result of an action says when a refusal proved an earlier attempt landed.
+LANDED = "already applied: a refusal this action declares as proof that an earlier attempt landed"
+
+
+def http_outcome(status: int, headers: Mapping[str, str], data: bytes, expected: list[int] | None = None,
+                 landed: Sequence[Any] = ()) -> Outcome:
+    """The outcome of an HTTP response under the dispatch policy. ``landed`` are the action's
+    ``already_applied`` declarations: a refusal matching one is done, with the answer kept."""
     text = excerpt(data)
     detail = f"HTTP {status}" + (f": {text}" if text else "")
     verdict = classify_status(status, expected or [])
     if verdict == "done":
         return Outcome("done", detail, status_code=status)
     if verdict == "retry" or rate_limited(status, headers):
-        return Outcome("retry", detail, retry_after_s=retry_delay_from_headers(headers, time.time()),
-                       status_code=status)
+        return Outcome("retry", detail, retry_after_s=server_delay(headers, status), status_code=status)
+    if landed and already_applied(landed, status, [], data.decode("utf-8", "replace")):
+        return Outcome("done", f"{LANDED} ({detail})", status_code=status)
     if 300 <= status < 400:
         detail += " (redirects are not followed: configure the final URL)"
     return Outcome("dead", detail, status_code=status)
@@ -342,25 +378,32 @@ class GraphQLExecutor(_HttpBase):
         if isinstance(sent, Outcome):
             return sent
         status, resp_headers, data = sent
-        return graphql_outcome(status, resp_headers, data, ctx)
+        return graphql_outcome(status, resp_headers, data, ctx, action.already_applied)
 
 
-def graphql_outcome(status: int, headers: Mapping[str, str], data: bytes, ctx: ExecutionContext) -> Outcome:
+def _error_code(error: dict[str, Any]) -> str | None:
+    extensions = error.get("extensions")
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return str(code) if code not in (None, "") else None
+
+
+def graphql_outcome(status: int, headers: Mapping[str, str], data: bytes, ctx: ExecutionContext,
+                    landed: Sequence[Any] = ()) -> Outcome:
     doc: Any = None
     try:
         doc = json.loads(data) if data else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than any real answer
         doc = None
     errors = doc.get("errors") if isinstance(doc, dict) else None
     errors = errors if isinstance(errors, list) and errors else []
-    codes = {str((e.get("extensions") or {}).get("code", "")).upper() for e in errors if isinstance(e, dict)}
-    messages = "; ".join(
-        str(e.get("message", "")) + (f" [{code}]" if (code := (e.get("extensions") or {}).get("code")) else "")
-        for e in errors if isinstance(e, dict)
-    )
+    # A hostile or broken server may send anything where an object is expected: read each
+    # error's code and message without trusting their types.
+    pairs = [(_error_code(e), str(e.get("message", ""))) for e in errors if isinstance(e, dict)]
+    codes = {(code or "").upper() for code, _ in pairs}
+    messages = "; ".join(message + (f" [{code}]" if code else "") for code, message in pairs)
     if status == 429 or "RATELIMITED" in codes:
         return Outcome("retry", f"rate limited (HTTP {status}){': ' + excerpt(messages) if messages else ''}",
-                       retry_after_s=retry_delay_from_headers(headers, time.time()), status_code=status)
+                       retry_after_s=server_delay(headers, status, errors), status_code=status)
     if status == 401 or codes & AUTH_CODES:
         where = secret_names(ctx.config, "token")
         return Outcome(
@@ -372,6 +415,8 @@ def graphql_outcome(status: int, headers: Mapping[str, str], data: bytes, ctx: E
     if classify_status(status) == "retry":
         return http_outcome(status, headers, data)
     if errors:
+        if landed and len(pairs) == len(errors) and already_applied(landed, status, pairs, ""):
+            return Outcome("done", f"{LANDED} (HTTP {status}: {excerpt(messages)})", status_code=status)
         return Outcome("dead", f"GraphQL errors (HTTP {status}): {excerpt(messages)}", status_code=status)
     if not 200 <= status < 300:
         return http_outcome(status, headers, data)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from msp._executors import BaseExecutor, ExecutionContext, Outcome
+from msp._executors import BaseExecutor, ExecutionContext, Outcome, unreachable
 from msp._logging import get_log, redact
 
 _MAX_SUMMARY = 2000
@@ -58,7 +58,9 @@ class PowerShellExecutor(BaseExecutor):
             return await self._execute(action, ctx)
         except Exception as exc:  # the core never crashes because of a script
             text = str(exc).strip()
-            return Outcome("retry", _summary([f"PowerShell bridge error: {type(exc).__name__}: {text}"]))
+            # A remote host (WinRM) that cannot be reached is offline: bounded by age, not attempts.
+            return Outcome("retry", _summary([f"PowerShell bridge error: {type(exc).__name__}: {text}"]),
+                           offline=unreachable(exc))
 
     async def _execute(self, action: Any, ctx: ExecutionContext) -> Outcome:
         from msp._powershell._convert import follow_ups

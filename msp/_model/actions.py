@@ -42,6 +42,44 @@ class CypherQuery(Action):
     database: str | None = Field(None, description="Database (Neo4j) or graph (FalkorDB); default from config.")
 
 
+class AlreadyApplied(BaseModel):
+    """A refusal that proves an earlier attempt of the same action landed.
+
+    A create with a client-chosen id that is refused because the id exists, or a request
+    refused as a repeat of an idempotency key the service has already applied: when such an
+    answer comes back (typically after the first answer was lost), the action is done, with the
+    service's answer kept as evidence in its result. Every given field must match: ``status``
+    (one of these HTTP statuses), ``code`` (a GraphQL error's ``extensions.code``) and
+    ``message`` (text the GraphQL error message, or the HTTP body, contains; case-insensitive).
+    Integrations declare these as data on their actions (e.g. as dicts), so the core names no
+    service.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    status: list[int] = Field(default_factory=list, description="HTTP statuses it comes with; empty: any.")
+    code: str | None = Field(None, min_length=1, max_length=100, description="GraphQL extensions.code.")
+    message: str | None = Field(None, min_length=3, max_length=200,
+                                description="Text the error message (or HTTP body) contains, any case.")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("message must not be blank")
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        if not (self.status or self.code or self.message):
+            raise ValueError("an already_applied refusal needs a status, a code or a message to match")
+
+
+_ALREADY_APPLIED_HELP = (
+    "Refusals that prove an earlier attempt landed (a duplicate client-chosen id): recorded as done, "
+    "with the answer as evidence."
+)
+
+
 class GraphQLRequest(Action):
     """A GraphQL operation POSTed to the integration's endpoint. Values go in ``variables``."""
 
@@ -49,6 +87,8 @@ class GraphQLRequest(Action):
     document: str = Field(min_length=1)
     variables: dict[str, Any] = Field(default_factory=dict)
     operation_name: str | None = None
+    already_applied: list[AlreadyApplied] = Field(default_factory=list, max_length=20,
+                                                  description=_ALREADY_APPLIED_HELP)
 
 
 class HttpRequest(Action):
@@ -64,6 +104,8 @@ class HttpRequest(Action):
     json_body: Any = Field(None, alias="json", description="Serialised as the JSON body.")
     headers: dict[str, str] = Field(default_factory=dict, description="Non-secret headers only.")
     expected_status: list[int] = Field(default_factory=list, description="Empty means any 2xx.")
+    already_applied: list[AlreadyApplied] = Field(default_factory=list, max_length=20,
+                                                  description=_ALREADY_APPLIED_HELP)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 

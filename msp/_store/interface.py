@@ -136,6 +136,11 @@ class ActionRow:
     parent_id: int | None
     window_start_ms: int | None
     last_status: int | None
+    started_ms: int | None = None
+    """Set (by ``mark_started``) once the drain holding the lease started delivering it;
+    cleared with the outcome. A reclaimed lease counts an attempt only when it is set."""
+    offline_attempts: int = 0
+    """How many of ``attempts`` never reached the service (not bounded by ``max_attempts``)."""
 
     @property
     def lane(self) -> Lane:
@@ -163,7 +168,8 @@ class Update:
 
     ``status`` is the new status, or ``released``: back to pending as it was claimed (only the
     fields given here change). ``None`` leaves a field as it is; ``keep_error`` keeps
-    ``last_error`` (otherwise it becomes ``error``, which may clear it).
+    ``last_error`` (otherwise it becomes ``error``, which may clear it). Every update ends the
+    lease, and with it the started mark.
     """
 
     id: int
@@ -174,6 +180,7 @@ class Update:
     keep_error: bool = False
     result: str | None = None
     status_code: int | None = None
+    offline_attempts: int | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
 
 
@@ -246,11 +253,22 @@ class OutboxWriter(OutboxReader, Protocol):
         ...
 
     def reclaim(self, owner: str, now: int, *, other_owners: bool = False) -> int:
-        """Put in-flight actions whose lease ran out back to pending, due now; returns how many.
+        """Put in-flight actions whose lease ran out back to pending; returns how many.
 
         With ``other_owners`` (the caller holds the one-drain lock, so no other drain is alive)
-        every lease not held by ``owner`` is reclaimed. Whether that uses up an attempt is
-        :func:`msp._store.outbox_rules.counts_attempt` with ``started=None``.
+        every lease not held by ``owner`` is reclaimed. An action marked started
+        (:meth:`mark_started`) had its request sent, outcome unknown: it is due now, its attempt
+        counted (:func:`msp._store.outbox_rules.counts_attempt` with ``started=True``) and
+        ``last_error`` says so (``RECLAIMED_NOTE``). One never started goes back exactly as it
+        was claimed: same attempts, schedule and ``last_error``.
+        """
+        ...
+
+    def mark_started(self, ids: Sequence[int], owner: str, now: int) -> None:
+        """Record that delivery of these in-flight actions (leased by ``owner``) starts now.
+
+        The drain commits this before it calls the executor, so whoever reclaims the lease of a
+        drain that died knows which actions may have reached the service.
         """
         ...
 

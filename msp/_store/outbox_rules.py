@@ -4,12 +4,16 @@ and by the dispatcher.
 A backend turns these into queries; it never restates them. The rules the dispatch-hardening
 issue (12) changes each have one place here:
 
-- *an attempt counts only when a request was started*: :func:`counts_attempt`, used when a
-  drain hands an action back without an outcome and when a lease is reclaimed;
+- *an attempt counts only when a request was started*: :func:`counts_attempt`. A drain marks
+  an action started (``OutboxWriter.mark_started``, committed before the executor is called),
+  so a backend reclaiming a lease knows whether the dead drain had sent it;
 - *connection-level failures are bounded by age, not attempts*: the ``offline`` argument of
-  :func:`after_failure`;
-- *"already applied" refusals are recorded as done*: :func:`after_failure` is where a failure
-  becomes ``dead`` (``Transition`` already allows ``done``);
+  :func:`after_failure`; such attempts are also counted apart (``offline_attempts``) so a
+  service that comes back after a long outage still gets ``max_attempts`` answers;
+- *a server cannot make a delay infinite*: :func:`clamp_delay_s`, applied to every delay
+  a failure schedules;
+- *"already applied" refusals are recorded as done*: decided by the executor reading the
+  answer against the action's ``already_applied`` declarations (an ``Outcome`` of ``done``);
 - *a newer pending write to the same file supersedes an older one*: :func:`file_target` and
   :func:`supersedes`, applied by the outbox's ``add_actions``
   (:class:`msp._store.interface.OutboxWriter`), the one way actions enter it.
@@ -19,6 +23,7 @@ Pure functions and data, no I/O, light to import.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -56,8 +61,10 @@ def counts_attempt(started: bool | None) -> bool:
     """Whether an action handed back without an outcome used up one of its attempts.
 
     ``started`` says whether its request was started (True), was not (False), or nobody knows
-    (None: the lease of a drain that stopped was reclaimed). An unknown start counts, so that an
-    action that kills every drain delivering it still ends up dead.
+    (None). A drain marks an action started before it calls the executor, so a reclaimed lease
+    knows: claimed but never sent goes back unchanged. An unknown start (a lease taken before
+    the mark existed) counts, so that an action that kills every drain delivering it still ends
+    up dead.
     """
     return started is not False
 
@@ -73,6 +80,7 @@ class OpRule:
 
 
 QUEUE_OPS: dict[QueueOp, OpRule] = {
+    # fresh: attempts, offline attempts and the age window start again.
     "retry": OpRule("pending", ("dead", "pending", "dropped"), fresh=True),
     "drop": OpRule("dropped", ("pending", "held", "dead")),
     "approve": OpRule("pending", ("held",)),
@@ -139,12 +147,51 @@ class Limits:
 
 @dataclass(frozen=True)
 class Transition:
-    """What to write for an action after an outcome."""
+    """What to write for an action after an outcome.
+
+    ``note`` says why a delay was not taken as given (a server asked for an impossible one):
+    the caller logs it.
+    """
 
     status: Literal["done", "pending", "dead"]
     attempts: int
     next_attempt_ms: int
     error: str | None
+    offline_attempts: int = 0
+    note: str | None = None
+
+
+#: No delay is ever longer than this, whatever the config or a server says (a year: far beyond
+#: any age limit in use, and small enough that a clock plus it fits every integer column).
+MAX_DELAY_S = 366 * 86_400.0
+
+
+def delay_cap_s(limits: Limits) -> float:
+    """The longest delay a failure may schedule: the backoff cap, or a server's own delay up to
+    the age limit (waiting longer than that would only find the action given up)."""
+    cap = max(limits.backoff_cap_s, limits.max_age_ms / 1000.0)
+    return cap if cap <= MAX_DELAY_S else MAX_DELAY_S  # also when the config says inf
+
+
+def clamp_delay_s(value: float | None, cap_s: float) -> tuple[float | None, str | None]:
+    """A delay made safe to add to a clock: finite, in ``[0, cap_s]``, or None when unusable.
+
+    Returns the delay and, when it was changed or dropped, a note saying why. ``NaN`` and
+    negative values are dropped (the backoff decides instead); infinity and values beyond
+    ``cap_s`` become ``cap_s``.
+    """
+    if value is None:
+        return None, None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None, f"ignored a delay that is not a number ({type(value).__name__})"
+    number = float(value)
+    if math.isnan(number):
+        return None, "ignored a delay that is not a number (NaN)"
+    if number < 0:
+        return None, f"ignored a negative delay ({number:g} s)"
+    if number > cap_s:  # infinity included
+        return cap_s, f"a delay of {number:g} s was cut to the cap of {cap_s:g} s"
+    return number, None
 
 
 def backoff_s(attempt: int, base_s: float, cap_s: float, rng: random.Random | None = None) -> float:
@@ -164,22 +211,34 @@ def after_failure(
     retry_after_s: float | None = None,
     rng: random.Random | None = None,
     offline: bool = False,
+    offline_before: int = 0,
 ) -> Transition:
     """The next state after a failed attempt: retry later, or dead with the reason kept.
 
-    ``offline`` marks a failure to reach the service at all: it is bounded by the age limit
-    only, so a laptop offline for a while does not use up its actions' attempts.
+    ``offline`` marks a failure to reach the service at all (refused, DNS, unreachable, connect
+    timeout): it backs off up to the cap and is bounded by the age limit only, so a laptop
+    offline for a while does not use up its actions' attempts. ``attempts`` counts every
+    attempt (it sets the backoff); ``max_attempts`` bounds only those that reached the service
+    (``attempts - offline_attempts``), so answers from a service that has just come back still
+    get their full share.
+
+    The delay is clamped (:func:`clamp_delay_s`) whatever a server said: ``next_attempt_ms`` is
+    always in ``[now_ms, now_ms + delay_cap_s(limits) * 1000]``.
     """
     attempts = attempts_before + 1
+    offline_attempts = min(offline_before + (1 if offline else 0), attempts)
+    reached = attempts - offline_attempts
     if not retryable:
-        return Transition("dead", attempts, now_ms, summary)
-    if attempts >= limits.max_attempts and not offline:
-        return Transition("dead", attempts, now_ms, f"gave up after {attempts} attempt(s); last: {summary}")
+        return Transition("dead", attempts, now_ms, summary, offline_attempts)
+    if reached >= limits.max_attempts and not offline:
+        return Transition("dead", attempts, now_ms, f"gave up after {reached} attempt(s); last: {summary}",
+                          offline_attempts)
     if now_ms - window_start_ms >= limits.max_age_ms:
         hours = limits.max_age_ms / 3_600_000
-        return Transition("dead", attempts, now_ms, f"gave up: still failing after {hours:g} h; last: {summary}")
-    if retry_after_s is not None:
-        delay = retry_after_s
-    else:
-        delay = backoff_s(attempts, limits.backoff_base_s, limits.backoff_cap_s, rng)
-    return Transition("pending", attempts, now_ms + int(delay * 1000), summary)
+        return Transition("dead", attempts, now_ms, f"gave up: still failing after {hours:g} h; last: {summary}",
+                          offline_attempts)
+    delay, note = clamp_delay_s(retry_after_s, delay_cap_s(limits))
+    if delay is None:
+        cap = min(limits.backoff_cap_s, MAX_DELAY_S)
+        delay, _ = clamp_delay_s(backoff_s(attempts, limits.backoff_base_s, cap, rng), cap)
+    return Transition("pending", attempts, now_ms + int((delay or 0.0) * 1000), summary, offline_attempts, note)

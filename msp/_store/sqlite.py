@@ -133,6 +133,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE actions ADD COLUMN target TEXT;
     CREATE INDEX actions_supersede ON actions(integration, target) WHERE status IN ('pending', 'held');
     """,
+    # 4: what an attempt is (issue 12). ``started_ms``: the drain holding the lease started
+    # delivering the action (a reclaimed lease counts an attempt only then); leases taken
+    # before this migration are taken as started. ``offline_attempts``: attempts that never
+    # reached the service, bounded by age rather than ``max_attempts``.
+    """
+    ALTER TABLE actions ADD COLUMN started_ms INTEGER;
+    ALTER TABLE actions ADD COLUMN offline_attempts INTEGER NOT NULL DEFAULT 0;
+    UPDATE actions SET started_ms = updated_ms WHERE status = 'in_flight';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

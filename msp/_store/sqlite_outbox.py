@@ -213,12 +213,25 @@ class SqliteOutbox:
             where += " OR lease_owner IS NOT ?"
             params.append(owner)
         where += ")"
+        # Started: the request may have landed, outcome unknown -> due now, attempt counted.
+        # Never started: back exactly as it was claimed (schedule and last_error kept).
         cur = self._db.execute(
-            "UPDATE actions SET status = 'pending', attempts = attempts + ?, lease_owner = NULL, "
-            f"lease_until_ms = NULL, next_attempt_ms = ?, updated_ms = ?, last_error = ? WHERE {where}",
-            [int(counts_attempt(None)), now, now, RECLAIMED_NOTE, *params],
+            "UPDATE actions SET status = 'pending', lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?, "
+            "attempts = attempts + CASE WHEN started_ms IS NULL THEN ? ELSE ? END, "
+            "next_attempt_ms = CASE WHEN started_ms IS NULL THEN next_attempt_ms ELSE ? END, "
+            "last_error = CASE WHEN started_ms IS NULL THEN last_error ELSE ? END, "
+            f"started_ms = NULL WHERE {where}",
+            [now, int(counts_attempt(False)), int(counts_attempt(True)), now, RECLAIMED_NOTE, *params],
         )
         return cur.rowcount
+
+    def mark_started(self, ids: Sequence[int], owner: str, now: int) -> None:
+        for batch in iter_batches(ids, _BATCH):
+            self._db.execute(
+                f"UPDATE actions SET started_ms = ? WHERE id IN ({_marks(batch)}) "
+                "AND status = 'in_flight' AND lease_owner = ?",
+                [now, *batch, owner],
+            )
 
     def renew(self, owner: str, until: int) -> None:
         self._db.execute(
@@ -271,18 +284,18 @@ class SqliteOutbox:
         ids = [a.id for run in runs for a in run]
         if ids:
             self._db.execute(
-                "UPDATE actions SET status = 'in_flight', lease_owner = ?, lease_until_ms = ?, updated_ms = ? "
-                f"WHERE id IN ({_marks(ids)})",
+                "UPDATE actions SET status = 'in_flight', lease_owner = ?, lease_until_ms = ?, updated_ms = ?, "
+                f"started_ms = NULL WHERE id IN ({_marks(ids)})",
                 [owner, lease_until, now, *ids],
             )
             for run in runs:
                 for a in run:
-                    a.status, a.lease_owner, a.lease_until_ms = "in_flight", owner, lease_until
+                    a.status, a.lease_owner, a.lease_until_ms, a.started_ms = "in_flight", owner, lease_until, None
         return runs
 
     def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
         for u in updates:
-            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "updated_ms = ?", "status = ?"]
+            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "started_ms = NULL", "updated_ms = ?", "status = ?"]
             params: list[Any] = [now, "pending" if u.status == "released" else u.status]
             if u.attempts is not None:
                 sets.append("attempts = ?")
@@ -299,6 +312,9 @@ class SqliteOutbox:
             if u.status_code is not None:
                 sets.append("last_status = ?")
                 params.append(u.status_code)
+            if u.offline_attempts is not None:
+                sets.append("offline_attempts = ?")
+                params.append(u.offline_attempts)
             params.append(u.id)
             self._db.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id = ?", params)
             if u.follow_ups:
@@ -324,13 +340,13 @@ class SqliteOutbox:
         if not ids:
             return []
         rule = QUEUE_OPS[op]
-        sets = "status = ?, updated_ms = ?, lease_owner = NULL, lease_until_ms = NULL"
+        sets = "status = ?, updated_ms = ?, lease_owner = NULL, lease_until_ms = NULL, started_ms = NULL"
         params: list[Any] = [rule.to, now]
         if rule.to == "pending":
             sets += ", next_attempt_ms = ?"
             params.append(now)
         if rule.fresh:
-            sets += ", attempts = 0, window_start_ms = ?"
+            sets += ", attempts = 0, offline_attempts = 0, window_start_ms = ?"
             params.append(now)
         changed: list[int] = []
         for batch in iter_batches(ids, _BATCH):

@@ -261,7 +261,9 @@ def test_retry_after_is_honoured(outbox: Any) -> None:
 def test_expired_leases_are_reclaimed_and_delivered(outbox: Any) -> None:
     a, b = outbox.add(session="A"), outbox.add(session="B")
     db = outbox.db
-    db.execute("UPDATE actions SET status='in_flight', lease_owner='dead-host:1:x', lease_until_ms=1 WHERE id=?", a)
+    # a: its drain had started sending it (outcome unknown); b: leased, its drain alive.
+    db.execute("UPDATE actions SET status='in_flight', lease_owner='dead-host:1:x', lease_until_ms=1, "
+               "started_ms=1 WHERE id=?", a)
     db.execute("UPDATE actions SET status='in_flight', lease_owner='other:2:y', lease_until_ms=? WHERE id=?",
                (int(time.time() * 1000) + 600_000, b[0]))
     ex = HandlerExecutor(lambda action, ctx: Outcome("done"))
@@ -273,6 +275,7 @@ def test_expired_leases_are_reclaimed_and_delivered(outbox: Any) -> None:
     # ...with it, no other drain can be alive, so every foreign lease is reclaimed.
     report = outbox.drain({"http": ex}, holds_lock=True)
     assert report.reclaimed == 1 and outbox.row(b[0])["status"] == "done"
+    assert outbox.row(b[0])["attempts"] == 1, "never started by the drain that leased it: no attempt counted"
 
 
 def test_limit_attempts_at_most_n(outbox: Any) -> None:

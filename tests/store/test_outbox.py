@@ -191,8 +191,9 @@ def test_expired_leases_are_reclaimed_with_the_attempt_counted(box: Store) -> No
     (first,) = _add(box, "a1", session="A")
     (second,) = _add(box, "b1", session="B")
     with box.write() as tx:
-        tx.outbox.claim("hook", "gone", T, T + 1_000, 1)
+        (gone,) = tx.outbox.claim("hook", "gone", T, T + 1_000, 1)
         tx.outbox.claim("hook", "alive", T, T + 60_000, 1)
+        tx.outbox.mark_started([gone[0].id], "gone", T)  # its request went out: outcome unknown
     with box.write() as tx:
         assert tx.outbox.reclaim("me", T + 500) == 0  # nothing expired yet
         assert tx.outbox.reclaim("me", T + 1_001) == 1
@@ -206,6 +207,57 @@ def test_expired_leases_are_reclaimed_with_the_attempt_counted(box: Store) -> No
     with box.write() as tx:
         assert tx.outbox.reclaim("me", T + 2_000, other_owners=True) == 1
     assert _get(box, b1.id).status == "pending" and _get(box, a1.id).status == "in_flight"
+
+
+def test_a_reclaimed_action_never_started_comes_back_exactly_as_claimed(box: Store) -> None:
+    """Issue 12, point 2: an attempt counts only when a request was started. A drain that died
+    holding a run of three, having started only the first, costs the other two nothing."""
+    ids = _add(box, "a1", "a2", "a3", session="A")
+    # a1 failed once before (a 500, retry due at T); a2 and a3 were never tried.
+    _claim(box, run_max=1)
+    _apply(box, Update(ids[0], "pending", attempts=1, next_attempt_ms=T, error="HTTP 500: boom", status_code=500))
+    before = [_get(box, i) for i in ids]
+    ((head, *rest),) = _claim(box, owner="gone", run_max=3, now=T)
+    assert [a.id for a in (head, *rest)] == ids
+    with box.write() as tx:
+        tx.outbox.mark_started([head.id], "gone", T)
+        tx.outbox.mark_started([rest[0].id], "someone-else", T)  # not its lease: ignored
+    with box.write() as tx:
+        assert tx.outbox.reclaim("me", T + 5, other_owners=True) == 3
+    after = [_get(box, i) for i in ids]
+    assert (after[0].attempts, after[0].last_error, after[0].next_attempt_ms) == (2, RECLAIMED_NOTE, T + 5)
+    for old, new in zip(before[1:], after[1:], strict=True):
+        assert (new.status, new.attempts, new.last_error, new.next_attempt_ms, new.started_ms) == (
+            "pending", old.attempts, old.last_error, old.next_attempt_ms, None)
+        assert new.attempts == 0
+
+
+def test_an_outcome_clears_the_started_mark(box: Store) -> None:
+    (a,) = _add(box, "a1")
+    ((row,),) = _claim(box, owner="d1")
+    with box.write() as tx:
+        tx.outbox.mark_started([row.id], "d1", T)
+    assert _get(box, a).started_ms == T
+    _apply(box, Update(a, "pending", attempts=1, next_attempt_ms=T, error="HTTP 503"))
+    assert _get(box, a).started_ms is None
+    _claim(box, owner="d2")  # claimed again, never sent, then its drain dies
+    with box.write() as tx:
+        assert tx.outbox.reclaim("me", T, other_owners=True) == 1
+    back = _get(box, a)
+    assert (back.attempts, back.last_error) == (1, "HTTP 503")
+
+
+def test_offline_attempts_are_kept_and_reset_by_a_manual_retry(box: Store) -> None:
+    (a,) = _add(box, "a1")
+    _claim(box)
+    _apply(box, Update(a, "pending", attempts=3, next_attempt_ms=T, error="cannot connect", offline_attempts=3))
+    assert (_get(box, a).attempts, _get(box, a).offline_attempts) == (3, 3)
+    _claim(box)
+    _apply(box, Update(a, "dead", attempts=4, error="HTTP 400"))
+    assert _get(box, a).offline_attempts == 3, "an update that does not say leaves it"
+    with box.write() as tx:
+        assert tx.outbox.set_status([a], "retry", T) == [a]
+    assert (_get(box, a).attempts, _get(box, a).offline_attempts) == (0, 0)
 
 
 def test_a_renewed_lease_is_not_reclaimed(box: Store) -> None:

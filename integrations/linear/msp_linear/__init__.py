@@ -144,10 +144,17 @@ def target_issue(session: Session, config: dict[str, Any]) -> str | None:
     return None
 
 
+#: How Linear refuses a create whose client-chosen id exists. Every create msp plans carries an
+#: id derived from its event (or session), so this refusal proves an earlier attempt of the same
+#: action landed (its answer was lost): the dispatcher records it as done, keeping the answer.
+ALREADY_CREATED: list[dict[str, Any]] = [{"message": "already exists"}]
+
+
 def _graphql(document: str, operation: str, input_: dict[str, Any]) -> GraphQLRequest:
     from msp import GraphQLRequest
 
-    return GraphQLRequest(document=document, operation_name=operation, variables={"input": input_})
+    return GraphQLRequest(document=document, operation_name=operation, variables={"input": input_},
+                          already_applied=ALREADY_CREATED)
 
 
 def comment_action(issue: str, body: str, comment_id: str) -> GraphQLRequest:

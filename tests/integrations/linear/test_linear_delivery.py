@@ -16,6 +16,7 @@ from linear_service import Failure, LinearService, request_problems
 
 from msp.testing import (
     FAILURE_KINDS,
+    Reply,
     Request,
     ScriptedServer,
     assert_no_secrets,
@@ -150,21 +151,62 @@ def test_other_graphql_errors_are_dead_with_the_message_kept(tmp_path: Path) -> 
         assert code == 0 and "Entity not found: Issue" in json.loads(shown)["action"]["last_error"]
 
 
-def test_a_retried_create_cannot_make_a_second_comment(tmp_path: Path) -> None:
-    """The comment is written but the answer is lost; the retry carries the same client id."""
+@pytest.mark.parametrize("lost", ["502-after-the-write", "connection-reset-mid-answer"])
+def test_a_retried_create_cannot_make_a_second_comment(tmp_path: Path, lost: str) -> None:
+    """The comment is written but the answer is lost; the retry carries the same client id, is
+    refused as a duplicate, and that refusal (declared by the action) proves the first landed:
+    the action is done, with Linear's answer as evidence (issue 12, point 11)."""
     service = LinearService(token=SECRET)
-    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
+    dropped: list[int] = []
+
+    def answer(request: Request) -> Reply:
+        reply = service(request)
+        if lost == "connection-reset-mid-answer" and not dropped and reply.status == 200:
+            dropped.append(1)  # Linear wrote it; the connection dies halfway through the answer
+            return Reply(200, json=reply.json, reset=True)
+        return reply
+
+    with ScriptedServer(default=answer) as server, set_env(**{KEY_VAR: SECRET}):
         root = write_project(tmp_path / "p", "linear", {"endpoint": server.url + "/graphql", "token_env": KEY_VAR})
         assert plan(root, "linear", None, record_script()) == 1
-        service.fail(Failure("lost"))
+        if lost == "502-after-the-write":
+            service.fail(Failure("lost"))
         drain(root)
         sent = [s.request.json()["variables"]["input"]["id"] for s in service.requests]
         assert len(sent) == 2 and sent[0] == sent[1]
         assert list(service.comments) == [sent[0]], "one comment, however many attempts"
         (row,) = outbox_rows(root)
-        # The retry is refused as a duplicate; the generic executor can't tell that from a real
-        # failure, so the action ends dead although its comment exists (see the README).
-        assert row["status"] == "dead" and "already exists" in row["last_error"]
+        assert row["status"] == "done" and row["attempts"] == 2 and row["last_error"] is None
+        assert row["result"].startswith("already applied") and "Comment with this id already exists" in row["result"]
+        print(f"\n[linear {lost}] answers {[s.status for s in service.requests]}; "
+              f"status {row['status']}; result: {row['result']}")
+
+
+def test_a_create_issue_whose_answer_was_lost_is_done_too(tmp_path: Path) -> None:
+    """The same for issueCreate, inside a whole session: nothing ends dead, nothing is made twice."""
+    service = LinearService(token=SECRET)
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
+        root = write_project(tmp_path / "p", "linear", section(server.url))
+        queued = plan(root, "linear", None, record_script())
+        service.fail(Failure("lost"))  # the first request is the session's issueCreate
+        drain(root)
+        rows = outbox_rows(root)
+        assert [r["status"] for r in rows] == ["done"] * queued
+        evidence = rows[0]["result"]
+        assert evidence.startswith("already applied") and "Issue with this id already exists" in evidence
+        assert len(service.issues) == 1 and len(service.comments) == 3
+
+
+def test_a_duplicate_refusal_an_action_does_not_declare_stays_dead(tmp_path: Path) -> None:
+    """The declaration is what makes a refusal evidence: other errors on a create are still dead."""
+    service = LinearService(token=SECRET)
+    with ScriptedServer(default=service) as server, set_env(**{KEY_VAR: SECRET}):
+        root = write_project(tmp_path / "p", "linear", {"endpoint": server.url + "/graphql", "token_env": KEY_VAR})
+        plan(root, "linear", None, record_script())
+        service.fail(Failure("error", message="Conflict: the issue is archived", code="INVALID_INPUT"))
+        drain(root)
+        (row,) = outbox_rows(root)
+        assert row["status"] == "dead" and "archived" in row["last_error"]
 
 
 def test_oauth_token_is_sent_as_bearer(tmp_path: Path) -> None:
