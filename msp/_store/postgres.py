@@ -376,28 +376,24 @@ class PostgresAccess:
 
     # --- the transaction ------------------------------------------------------------------
 
-    def _begin(self, lock: bool) -> None:
-        if not self.started:
-            self.started = True
-            if self._mode == "read":
-                self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                return
-            if lock:
-                # One round trip: BEGIN and the lock as one simple query (no parameters).
-                self._conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK})".encode())
-                self._locked = True
-                return
-            self._conn.execute("BEGIN")
-        if lock and not self._locked and self._mode == "write":
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
-            self._locked = True
-
     def execute(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
                 lock: bool = False) -> psycopg.Cursor[dict[str, Any]]:
         """Run one statement in this transaction. ``lock``: the statement needs the append lock
         (in a write transaction)."""
-        self._begin(lock)
-        return self._conn.execute(query.encode(), params)
+        conn = self._conn
+        lock = lock and self._mode == "write" and not self._locked
+        if self.started and not lock:
+            return conn.execute(query.encode(), params)
+        # BEGIN, the lock and the first statement in one round trip (a pipeline).
+        with conn.pipeline():
+            if not self.started:
+                self.started = True
+                conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" if self._mode == "read" else b"BEGIN")
+            if lock:
+                conn.execute(b"SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+                self._locked = True
+            cur = conn.execute(query.encode(), params)
+        return cur
 
     def _x(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> psycopg.Cursor[dict[str, Any]]:
         # Everything but the outbox reads and writes under the append lock in a write
@@ -548,29 +544,30 @@ class PostgresAccess:
     # --- writes ---------------------------------------------------------------------------
 
     def append(self, event: Event) -> int:
-        """Append one event and fold it into the session and blocker projections."""
+        """Append one event and fold it into the session and blocker projections: the event
+        and its session row in one statement (one round trip)."""
         at = format_time(event.at)
         at_ms = int(event.at.timestamp() * 1000)
-        row = self._x(
-            "INSERT INTO events (id, type, session_id, project, at, at_ms, source, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq",
-            (event.id, event.type, event.session_id, event.project, at, at_ms, event.source, event.data_json()),
-        ).fetchone()
-        assert row is not None
-        seq = int(row["seq"])
         d = event.data
+        insert = (
+            "WITH ev AS (INSERT INTO events (id, type, session_id, project, at, at_ms, source, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq)"
+        )
+        values: list[Any] = [event.id, event.type, event.session_id, event.project, at, at_ms, event.source,
+                             event.data_json()]
         if event.type == "session_started":
-            self._x(
-                "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
+            row = self._x(
+                f"{insert}, s AS (INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
                 "last_seq, last_at, goal, issue, event_count) "
-                "VALUES (%s, %s, 'active', %s, %s, %s, %s, %s, %s, %s, 1)",
-                (event.session_id, event.project, at, d["progress"], d["progress"], seq, at,
-                 d.get("goal"), d.get("issue")),
-            )
+                "SELECT %s, %s, 'active', %s, %s, %s, seq, %s, %s, %s, 1 FROM ev) SELECT seq FROM ev",
+                [*values, event.session_id, event.project, at, d["progress"], d["progress"], at,
+                 d.get("goal"), d.get("issue")],
+            ).fetchone()
             self._rows.pop(event.session_id, None)
-            return seq
-        sets = ["last_seq = %s", "last_at = %s", "event_count = event_count + 1"]
-        params: list[Any] = [seq, at]
+            assert row is not None
+            return int(row["seq"])
+        sets = ["last_seq = (SELECT seq FROM ev)", "last_at = %s", "event_count = event_count + 1"]
+        params: list[Any] = [at]
         if event.type == "progress_updated" and d.get("progress") is not None:
             sets.append("progress = %s")
             params.append(d["progress"])
@@ -582,21 +579,25 @@ class PostgresAccess:
                 params.append(d["progress"])
         elif event.type == "session_resumed":
             sets += ["status = 'active'", "ended_at = NULL"]
-        elif event.type == "blocker_raised":
+        params.append(event.session_id)
+        row = self._x(
+            f"{insert}, up AS (UPDATE sessions SET {', '.join(sets)} WHERE id = %s RETURNING {_SESSION_COLUMNS}) "
+            "SELECT ev.seq AS event_seq, up.* FROM ev LEFT JOIN up ON true",
+            [*values, *params],
+        ).fetchone()
+        assert row is not None
+        seq = int(row["event_seq"])
+        if row["id"] is not None:
+            self._rows[event.session_id] = _row_to_session(row)
+        else:
+            self._rows.pop(event.session_id, None)
+        if event.type == "blocker_raised":
             self._x(
                 "INSERT INTO blockers (id, project, session_id, text, raised_seq) VALUES (%s, %s, %s, %s, %s)",
                 (d["id"], event.project, event.session_id, d["text"], seq),
             )
         elif event.type == "blocker_resolved":
             self._x("UPDATE blockers SET resolved_seq = %s WHERE id = %s", (seq, d["blocker_id"]))
-        params.append(event.session_id)
-        updated = self._x(
-            f"UPDATE sessions SET {', '.join(sets)} WHERE id = %s RETURNING {_SESSION_COLUMNS}", params
-        ).fetchall()
-        if updated:
-            self._rows[event.session_id] = _row_to_session(updated[0])
-        else:
-            self._rows.pop(event.session_id, None)
         return seq
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
