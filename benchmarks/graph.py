@@ -118,11 +118,10 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=100, help="sessions of 100 events each (default 100)")
     args = parser.parse_args()
 
-    from msp_neo4j import _graph
+    from msp_neo4j import _graph, _server
+    from msp_neo4j._executor import CypherExecutor
 
-    from msp import _graph_server
-    from msp._executors import ExecutionContext
-    from msp._executors.cypher import CypherExecutor
+    from msp.executors import ExecutionContext
 
     sessions = build_sessions(args.sessions)
     single, events = per_event_actions(sessions)
@@ -130,7 +129,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="msp-bench-graph-") as tmp:
         root = Path(tmp)
-        server = _graph_server.ensure(_graph_server.graph_dir(root))
+        server = _server.ensure(_server.graph_dir(root))
         try:
             async def run() -> tuple[tuple[float, int], tuple[float, int]]:
                 executor = CypherExecutor()
@@ -149,7 +148,7 @@ def main() -> int:
             (b_time, b_statements), (s_time, s_statements) = asyncio.run(run())
             b_counts, s_counts = counts(server.port, "bench_unwind"), counts(server.port, "bench_single")
         finally:
-            _graph_server.stop(server.data_dir)
+            _server.stop(server.data_dir)
 
     ratio = s_time / b_time
     print(f"events replayed:            {events:,} ({len(sessions)} sessions)")

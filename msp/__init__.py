@@ -27,6 +27,7 @@ if _typing.TYPE_CHECKING:
     from msp._model.durations import format_duration, session_duration
     from msp._model.findings import Finding
     from msp._model.models import Blocker, Decision, Entity, Event, Session, Update, format_time, parse_time
+    from msp._project import project
     from msp._session.manager import SessionManager
     from msp.errors import MspError
     from msp.hooks import hookimpl
@@ -52,6 +53,7 @@ _LAZY: dict[str, str] = {
     "parse_time": "msp._model.models",
     "session_duration": "msp._model.durations",
     "format_duration": "msp._model.durations",
+    "project": "msp._project",
 }
 
 __all__ = [
@@ -75,6 +77,7 @@ __all__ = [
     "format_time",
     "hookimpl",
     "parse_time",
+    "project",
     "session_duration",
 ]
 

@@ -20,7 +20,6 @@ purpose; anything else reaching a user is a bug (the CLI reports it as ``INTERNA
     ├── ActionNotFound            ACTION_NOT_FOUND        no queued action has that id
     ├── MissingCredential         CREDENTIAL_MISSING      a named secret is not available now
     ├── DispatchBusy              DISPATCH_BUSY           another drain holds the project's lock
-    ├── GraphServerError          GRAPH_SERVER            the embedded graph server cannot start or stop
     └── StoreError                STORE_ERROR             the store cannot be read or written
         └── StoreBusy             STORE_BUSY              the store stayed locked past the deadline
 
@@ -38,7 +37,6 @@ __all__ = [
     "BlockerNotFound",
     "ConfigError",
     "DispatchBusy",
-    "GraphServerError",
     "InvalidInput",
     "MissingCredential",
     "MspError",
@@ -155,9 +153,3 @@ class DispatchBusy(MspError):
     """Another process is draining this project's outbox right now."""
 
     code = "DISPATCH_BUSY"
-
-
-class GraphServerError(MspError):
-    """The embedded graph server cannot be started, reached or stopped."""
-
-    code = "GRAPH_SERVER"

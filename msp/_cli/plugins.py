@@ -177,7 +177,7 @@ def integrations_new(
 
 @integrations_app.command("setup")
 def integrations_setup(
-    name: str = typer.Argument(..., help="The integration to set up (e.g. neo4j: indexes and constraints)."),
+    name: str = typer.Argument(..., help="The integration to set up (e.g. a graph's indexes and constraints)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Run an integration's one-off set-up actions now (e.g. graph indexes)."""

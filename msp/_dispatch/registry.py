@@ -26,13 +26,10 @@ class ExecutorUnavailable(Exception):
 
 
 def default_kinds() -> dict[str, ExecutorKind]:
-    """The core's kinds (and the transitional ones), for a drain built without a plugin host."""
+    """The core's kinds, for a drain built without a plugin host."""
     from msp._executors import builtin
 
-    kinds = {entry.kind: entry for entry in builtin.msp_register_executors()}
-    for entry in builtin.transitional_kinds():
-        kinds.setdefault(entry.kind, entry)
-    return kinds
+    return {entry.kind: entry for entry in builtin.msp_register_executors()}
 
 
 class Registry:

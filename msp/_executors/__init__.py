@@ -2,10 +2,11 @@
 in the dispatcher, so an executor only says what happened to each action it was given.
 
 An executor is chosen by action ``kind``. ``execute_batch`` receives consecutive actions of one
-integration and kind (the cypher executor runs them in one transaction); the default loops over
-``execute``. A batch should stop at the first action that is not delivered (retry or wait) or
-that returns follow-ups, returning outcomes for the actions it tried: the dispatcher applies
-outcomes only up to that point and hands the rest back to be delivered again in their turn.
+integration and kind (an executor may deliver them together, say in one database transaction); the
+default loops over ``execute``. A batch should stop at the first action that is not delivered
+(retry or wait) or that returns follow-ups, returning outcomes for the actions it tried: the
+dispatcher applies outcomes only up to that point and hands the rest back to be delivered again
+in their turn.
 
 Which executor serves which kind is contributed by plugins through ``msp_register_executors``
 as :class:`ExecutorKind` values (the core's own through :mod:`msp._executors.builtin`).

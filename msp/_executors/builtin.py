@@ -46,21 +46,3 @@ def msp_register_executors() -> list[ExecutorKind]:
         ExecutorKind(FileWrite, _file),
         ExecutorKind(PowerShellCall, _powershell),
     ]
-
-
-def _cypher() -> Executor:
-    from msp._executors.cypher import CypherExecutor
-
-    return CypherExecutor()
-
-
-def transitional_kinds() -> list[ExecutorKind]:
-    """Kinds the core still serves until their integration registers them itself.
-
-    TEMPORARY: ``cypher`` belongs to msp-neo4j (which will register it through
-    ``msp_register_executors`` with the executor it ships); until then the host falls back to
-    this entry when no loaded plugin registers the kind.
-    """
-    from msp._model.actions import CypherQuery
-
-    return [ExecutorKind(CypherQuery, _cypher)]

@@ -360,7 +360,6 @@ class PluginHost:
         if self._kinds is not None:
             return self._kinds
         from msp._executors import ExecutorKind
-        from msp._executors.builtin import transitional_kinds
 
         kinds: dict[str, ExecutorKind] = {}
         owners: dict[str, str] = {}
@@ -385,14 +384,16 @@ class PluginHost:
             for item in items:
                 kinds.setdefault(item.kind, item)
                 owners.setdefault(item.kind, who)
-        for item in transitional_kinds():
-            kinds.setdefault(item.kind, item)
         self._kinds = kinds
         return kinds
 
     def action_kinds(self) -> dict[str, type[Action]]:
-        """Action models by kind: the built-ins and every model a loaded plugin registers."""
-        return {kind: entry.action for kind, entry in self.executor_kinds().items()}
+        """Action models by kind: the built-ins and every model a loaded plugin registers.
+
+        A built-in kind stays known without its executor (``cypher`` is served by msp-neo4j):
+        such actions validate and queue, and wait until the plugin that delivers them is loaded.
+        """
+        return {**BUILTIN_ACTIONS, **{kind: entry.action for kind, entry in self.executor_kinds().items()}}
 
     def call_one(self, hook: str, name: str, **kwargs: Any) -> Any:
         """Call one integration's implementation of ``hook`` alone (``config`` is added);

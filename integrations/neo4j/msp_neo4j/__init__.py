@@ -10,7 +10,12 @@ Besides the hooks, the module offers:
 * :func:`setup_actions` / :func:`run_setup`: index and constraint creation for the configured
   server (``msp integrations setup neo4j``);
 * :func:`demo_summary`: where the embedded graph is, what it holds, and a query to try;
-* ``python -m msp_neo4j query "MATCH ..."``: run a read-only query against the project's graph.
+* ``msp graph start|stop|status|query`` (:mod:`msp_neo4j._commands`, through
+  ``msp_register_commands``): the embedded server's life cycle and read-only queries.
+
+The ``cypher`` executor (:mod:`msp_neo4j._executor`) and the embedded server's manager
+(:mod:`msp_neo4j._server`) live here, not in msp's core: the core knows no graph driver, and
+gets the executor through ``msp_register_executors``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from ._export import render_script
 
 name = "neo4j"
 
-#: The embedded graph (the same value as ``msp._executors.cypher.DEFAULT_URI``).
+#: The embedded graph (the same value as ``msp_neo4j._executor.DEFAULT_URI``).
 EMBEDDED_URI = "falkordb+embedded://msp"
 
 #: Merged by the host under what the user wrote in ``[integrations.neo4j]``.
@@ -71,6 +76,8 @@ __all__ = [
     "msp_decision",
     "msp_entity",
     "msp_export",
+    "msp_register_commands",
+    "msp_register_executors",
     "msp_session_close",
     "msp_session_start",
     "msp_setup",
@@ -122,9 +129,31 @@ def msp_export(sessions: list[Any], config: dict[str, Any]) -> str:
 
 
 @hookimpl
+def msp_register_executors() -> Any:
+    """The ``cypher`` executor, built (and its drivers imported) only when a drain needs it."""
+    from msp.executors import ExecutorKind
+
+    return ExecutorKind(action=CypherQuery, factory=_cypher_executor)
+
+
+def _cypher_executor() -> Any:
+    from ._executor import CypherExecutor
+
+    return CypherExecutor()
+
+
+@hookimpl
 def msp_setup(config: dict[str, Any]) -> list[CypherQuery]:
-    """``msp integrations setup neo4j``: see :func:`setup_actions`."""
+    """Indexes and constraints for the configured server (``msp integrations setup neo4j``)."""
     return setup_actions(config)
+
+
+@hookimpl
+def msp_register_commands(cli: Any) -> None:
+    """``msp graph start|stop|status|query``."""
+    from ._commands import register
+
+    register(cli)
 
 
 class Neo4jIntegration:
@@ -142,6 +171,8 @@ class Neo4jIntegration:
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
     msp_setup = staticmethod(msp_setup)
+    # Every section contributes the same model and factory, so two graphs register one kind.
+    msp_register_executors = staticmethod(msp_register_executors)
 
     def __init__(self) -> None:
         self.defaults = dict(defaults)
@@ -165,7 +196,7 @@ def setup_actions(config: Mapping[str, Any] | None = None) -> list[CypherQuery]:
     Neo4j: a uniqueness constraint on ``id`` per label (``IF NOT EXISTS``; it also indexes).
     FalkorDB: an index on ``id`` per label (an existing one counts as done). Safe to run again.
     """
-    from msp._executors.cypher import parse_target
+    from ._executor import parse_target
 
     target = parse_target(_config(config))
     if target.backend == "bolt":
@@ -185,8 +216,9 @@ def run_setup(config: Mapping[str, Any] | None, project_root: Path) -> list[Any]
     """
     import asyncio
 
-    from msp._executors import ExecutionContext
-    from msp._executors.cypher import CypherExecutor
+    from msp.executors import ExecutionContext
+
+    from ._executor import CypherExecutor
 
     async def go() -> list[Any]:
         executor = CypherExecutor()
@@ -229,9 +261,9 @@ def demo_summary(project_root: Path, config: Mapping[str, Any] | None = None) ->
 def stop_embedded(project_root: Path) -> bool:
     """Stop the project's embedded graph server (True if one was running). The next delivery
     starts it again."""
-    from msp import _graph_server
+    from . import _tools
 
-    return _graph_server.stop(_graph_server.graph_dir(Path(project_root)))
+    return _tools.stop(Path(project_root))
 
 
 def export_script(sessions: Sequence[Any], config: Mapping[str, Any] | None = None) -> str:

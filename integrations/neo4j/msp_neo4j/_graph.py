@@ -30,8 +30,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from msp import CypherQuery
-from msp._model.models import format_time
+from msp import CypherQuery, format_time
 
 #: Node labels, in the order ``setup`` indexes them.
 LABELS = ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState")

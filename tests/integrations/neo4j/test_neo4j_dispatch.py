@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from msp_neo4j import _server
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
     EXPECTED_NODES,
@@ -30,7 +31,6 @@ from neo4j_graph import (
     stored_actions,
 )
 
-from msp import _graph_server
 from msp.testing import drain, plan, write_project
 
 
@@ -142,8 +142,9 @@ def _deliver_directly(actions: list[Any], config: dict[str, Any], root: Path) ->
     """Run actions straight through the cypher executor, in one batch (no outbox)."""
     import asyncio
 
-    from msp._executors import ExecutionContext
-    from msp._executors.cypher import CypherExecutor
+    from msp_neo4j._executor import CypherExecutor
+
+    from msp.executors import ExecutionContext
 
     async def go() -> list[Any]:
         executor = CypherExecutor()
@@ -177,9 +178,9 @@ def test_server_killed_mid_dispatch_and_restarted_loses_nothing(tmp_path: Path, 
     first = drain_project(project, wait=False, timeout_s=30, progress=kill_after_some)
     assert killed, "the server was killed during the drain"
     assert first.done < planned and first.dead == 0, first.to_dict()
-    assert _graph_server.wait_dead(own_server.pid)
+    assert _server.wait_dead(own_server.pid)
 
-    restarted = _graph_server.start(own_server.data_dir, port=own_server.port)
+    restarted = _server.start(own_server.data_dir, port=own_server.port)
     try:
         second = drain(root, timeout_s=60)
         assert second["dead"] == 0, second
@@ -193,19 +194,19 @@ def test_server_killed_mid_dispatch_and_restarted_loses_nothing(tmp_path: Path, 
             assert snapshot(g) == snapshot(graph)
             assert node_counts(g) == {**EXPECTED_NODES, "Progress": 43}
     finally:
-        _graph_server.stop(restarted.data_dir)
+        _server.stop(restarted.data_dir)
 
 
 def test_embedded_default_graph_starts_itself_and_survives_a_kill(tmp_path: Path) -> None:
     """No uri configured: the integration's default is the project's embedded FalkorDB."""
     root = write_project(tmp_path / "proj", "neo4j", {})
     data_dir = root / ".msp" / "graph"
-    assert _graph_server.status(data_dir) is None
+    assert _server.status(data_dir) is None
     try:
         plan(root, "neo4j", None, lambda m: record(m, FIRST))
         report = drain(root)
         assert report["dead"] == 0 and report["retried"] == 0, report
-        server = _graph_server.status(data_dir)
+        server = _server.status(data_dir)
         assert server is not None and (data_dir / "server.json").is_file()
         with falkordb_graph(server.port, "msp") as g:
             assert node_counts(g)["Session"] == 1
@@ -213,19 +214,19 @@ def test_embedded_default_graph_starts_itself_and_survives_a_kill(tmp_path: Path
         assert {"Session", "Progress", "Decision", "Entity", "Blocker"} <= indexed
 
         os.kill(server.pid, signal.SIGKILL)  # gone; the next drain brings it back
-        assert _graph_server.wait_dead(server.pid)
+        assert _server.wait_dead(server.pid)
         plan(root, "neo4j", None, lambda m: record(m, SECOND))
         report = drain(root)
         assert report["dead"] == 0, report
-        again = _graph_server.status(data_dir)
+        again = _server.status(data_dir)
         assert again is not None and again.pid != server.pid
         with falkordb_graph(again.port, "msp") as g:
             assert node_counts(g) == EXPECTED_NODES
             assert relationship_counts(g) == EXPECTED_RELATIONSHIPS
     finally:
-        running = _graph_server.status(data_dir)
+        running = _server.status(data_dir)
         if running is not None:
-            _graph_server.stop(data_dir)
+            _server.stop(data_dir)
 
 
 def test_consecutive_progress_events_travel_as_one_unwind(tmp_path: Path, falkordb_server: Any,

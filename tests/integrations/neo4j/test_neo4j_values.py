@@ -3,7 +3,6 @@ credentials that never leave the process. All against the real FalkorDB, through
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import subprocess
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from msp_neo4j import _server
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
     EXPECTED_NODES,
@@ -28,7 +29,6 @@ from neo4j_graph import (
     stored_actions,
 )
 
-from msp import _graph_server
 from msp.testing import assert_no_secrets, drain, plan, write_project
 
 
@@ -130,8 +130,8 @@ PASSWORD = "s3cr3t-Graph-pass-9f2"
 @pytest.fixture
 def password_server(tmp_path: Path) -> Iterator[int]:
     """A FalkorDB that requires a password (started here: the embedded one never has one)."""
-    redis_server, module = _graph_server.binaries()
-    port = _graph_server._free_port()
+    redis_server, module = _server.binaries()
+    port = _server._free_port()
     folder = tmp_path / "authdb"
     folder.mkdir()
     proc = subprocess.Popen(
@@ -142,12 +142,14 @@ def password_server(tmp_path: Path) -> Iterator[int]:
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            reply = None
-            with contextlib.suppress(OSError, ConnectionError):
-                reply = _graph_server._command(port, "PING")
-            if reply is not None:  # NOAUTH error or PONG: it is up
+            try:
+                with redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1) as client:
+                    client.ping()
                 break
-            time.sleep(0.05)
+            except redis.AuthenticationError:  # NOAUTH: it is up, and wants the password
+                break
+            except (redis.ConnectionError, OSError):
+                time.sleep(0.05)
         yield port
     finally:
         proc.send_signal(signal.SIGKILL)

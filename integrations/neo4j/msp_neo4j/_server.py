@@ -16,6 +16,9 @@ port or pid never makes msp talk to, or kill, someone else's process.
 
 The server listens without a password on 127.0.0.1: anyone with a shell on this machine can
 reach it. Point the integration at a real server for shared machines.
+
+It is driven with redis-py (the server is a ``redis-server``); ``msp graph start|stop|status``
+(:mod:`msp_neo4j._commands`) is the command-line face of this module.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from msp.errors import GraphServerError as GraphServerError  # defined with the public tree
+from msp.errors import MspError
+
+
+class GraphServerError(MspError):
+    """The embedded graph server cannot be started, reached or stopped. (The core names no
+    graph server: this error belongs to the integration that runs one.)"""
+
+    code = "GRAPH_SERVER"
+
 
 HOST = "127.0.0.1"
 STATE_FILE = "server.json"
@@ -93,57 +104,34 @@ def binaries() -> tuple[Path, Path]:
     return server, module
 
 
-# --- a tiny RESP client: enough to ping, identify and shut down a server ---------------------
+# --- talking to a server: redis-py, one short-lived connection per question -----------------
 
 
-def _command(port: int, *args: str, timeout_s: float = 1.0, host: str = HOST) -> Any:
-    """Send one command; return the decoded reply (errors come back as ``Exception`` values)."""
-    payload = f"*{len(args)}\r\n".encode()
-    for arg in args:
-        data = arg.encode()
-        payload += b"$%d\r\n%s\r\n" % (len(data), data)
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
-        sock.sendall(payload)
-        reader = sock.makefile("rb")
-        return _read_reply(reader)
+def _client(port: int, timeout_s: float = 1.0, host: str = HOST) -> Any:
+    """A client for one question. No retries: an absent server must answer "no" at once, and
+    the callers poll on their own deadline."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-
-def _read_reply(reader: Any) -> Any:
-    line = reader.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    kind, rest = line[:1], line[1:].rstrip(b"\r\n")
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        return Exception(rest.decode(errors="replace"))
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        size = int(rest)
-        if size < 0:
-            return None
-        data: bytes = reader.read(size + 2)
-        return data[:-2].decode(errors="replace")
-    if kind == b"*":
-        count = int(rest)
-        return None if count < 0 else [_read_reply(reader) for _ in range(count)]
-    raise ConnectionError(f"unexpected reply {line[:20]!r}")
+    return redis.Redis(host=host, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                       retry=Retry(NoBackoff(), 0), decode_responses=True)
 
 
 def _identify(port: int) -> tuple[int, Path] | None:
     """(process id, data folder) of the server answering on ``port``; ``None`` if none does."""
+    import redis
+
     try:
-        info = _command(port, "INFO", "server")
-        conf = _command(port, "CONFIG", "GET", "dir")
-    except (OSError, ConnectionError, ValueError):
+        with _client(port) as client:
+            info = client.info("server")
+            conf = client.config_get("dir")
+    except (redis.RedisError, OSError, ValueError):
         return None
-    if not isinstance(info, str) or not isinstance(conf, list) or len(conf) != 2:
+    pid, folder = info.get("process_id"), conf.get("dir")
+    if not isinstance(pid, int) or not isinstance(folder, str):
         return None
-    pid = next((int(line.split(":", 1)[1]) for line in info.splitlines() if line.startswith("process_id:")), None)
-    if pid is None:
-        return None
-    return pid, Path(str(conf[1]))
+    return pid, Path(folder)
 
 
 def _same_dir(a: Path, b: Path) -> bool:
@@ -155,15 +143,15 @@ def _same_dir(a: Path, b: Path) -> bool:
 
 def _ready(port: int) -> bool | None:
     """True when the server answers PING; None while it is still loading its data."""
+    import redis
+
     try:
-        reply = _command(port, "PING")
-    except (OSError, ConnectionError, ValueError):
-        return False
-    if reply == "PONG":
-        return True
-    if isinstance(reply, Exception) and str(reply).startswith("LOADING"):
+        with _client(port) as client:
+            return bool(client.ping())
+    except redis.BusyLoadingError:
         return None
-    return False
+    except (redis.RedisError, OSError, ValueError):
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -210,34 +198,19 @@ def _write_state(data_dir: Path, state: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked(data_dir: Path) -> Iterator[None]:
     """One process at a time starts or stops a project's server."""
+    from filelock import FileLock, Timeout
+
     data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / LOCK_FILE, "a+b") as handle:
-        if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-            import msvcrt
-
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise GraphServerError(
-                            f"another process holds {data_dir / LOCK_FILE}", "try again in a moment"
-                        ) from None
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    # Long enough for another process to finish a start (three attempts) or a stop.
+    lock = FileLock(data_dir / LOCK_FILE, timeout=3 * START_TIMEOUT_S + STOP_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise GraphServerError(f"another process holds {data_dir / LOCK_FILE}", "try again in a moment") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # --- public ---------------------------------------------------------------------------------
@@ -293,8 +266,11 @@ def stop(data_dir: Path, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         running = status(data_dir)
         if running is None:
             return False
-        with contextlib.suppress(OSError, ConnectionError, ValueError):
-            _command(running.port, "SHUTDOWN", timeout_s=timeout_s)
+        import redis
+
+        # The server closes the connection as it exits, which redis-py takes as success.
+        with contextlib.suppress(redis.RedisError, OSError), _client(running.port, timeout_s) as client:
+            client.shutdown()
         if not wait_dead(running.pid, timeout_s):
             raise GraphServerError(
                 f"the embedded graph server (pid {running.pid}) did not stop within {timeout_s:.0f}s",
@@ -439,24 +415,3 @@ def _log_tail(data_dir: Path, lines: int = 3) -> str:
         return ""
     tail = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
     return " | ".join(tail)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m msp._graph_server start|stop|status DIR`` (handy by hand and in scripts)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] not in ("start", "stop", "status"):
-        print("usage: python -m msp._graph_server start|stop|status DATA_DIR", file=sys.stderr)
-        return 2
-    data_dir = Path(args[1])
-    if args[0] == "start":
-        print(json.dumps(ensure(data_dir).to_dict()))
-    elif args[0] == "stop":
-        print("stopped" if stop(data_dir) else "not running")
-    else:
-        running = status(data_dir)
-        print(json.dumps(running.to_dict()) if running else "not running")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

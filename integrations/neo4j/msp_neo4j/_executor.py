@@ -7,7 +7,7 @@
 ``+ssc``)                                 ``database`` selects the database (server default if unset)
 ``falkordb://host:port/graph``            the ``falkordb`` client over FalkorDB's native protocol;
 (``falkordbs://`` for TLS)                the graph is the path, else ``graph``, else ``msp``
-``falkordb+embedded://graph``             the project's embedded FalkorDB (``msp._graph_server``):
+``falkordb+embedded://graph``             the project's embedded FalkorDB (:mod:`msp_neo4j._server`):
                                           started on first use, data under ``.msp/graph/``
 ========================================  ==========================================================
 
@@ -59,8 +59,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from msp._executors import BaseExecutor, ExecutionContext, Outcome
-from msp._secrets import MissingCredential, is_configured
+from msp.executors import BaseExecutor, ExecutionContext, MissingCredential, Outcome, is_configured
 
 BOLT_SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
 FALKORDB_SCHEMES = frozenset({"falkordb", "falkordbs"})
@@ -586,11 +585,11 @@ class CypherExecutor(BaseExecutor):
         return backend
 
     async def _embedded(self, ctx: ExecutionContext) -> tuple[str, int]:
-        from msp import _graph_server
+        from . import _server
 
         try:
-            server = await asyncio.to_thread(_graph_server.ensure, _graph_server.graph_dir(ctx.project_root))
-        except _graph_server.GraphServerError as exc:
+            server = await asyncio.to_thread(_server.ensure, _server.graph_dir(ctx.project_root))
+        except _server.GraphServerError as exc:
             hint = f"; {exc.hint}" if exc.hint else ""
             raise _Unavailable(f"the embedded graph is not available: {exc.message}{hint}") from None
         return server.host, server.port
