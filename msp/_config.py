@@ -346,7 +346,7 @@ CONFIG_TEMPLATE = """\
 
 [store]
 # synchronous = "full"        # "full" survives power loss; "normal" survives a process crash
-# url_env = "MSP_TEAM_STORE_URL"   # a team store on PostgreSQL: the variable holding its URL
+# A team store on PostgreSQL (docs/team.md): url_env = "VARIABLE" naming where its URL is
 
 [logging]
 # level = "warning"           # JSON lines in .msp/logs/ at this level; secrets are redacted
