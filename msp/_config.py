@@ -39,7 +39,15 @@ class SessionConfig(_Section):
 
 class StoreConfig(_Section):
     synchronous: Literal["normal", "full"] = Field(
-        "full", description="SQLite durability: full survives power loss, normal survives a process crash."
+        "full", description="Durability: full survives power loss, normal survives a process crash."
+    )
+    # The team store (docs/team.md). Its URL may carry a password, so it is only ever named
+    # here, like every secret: never written to config, the cache, logs or messages.
+    url_env: str | None = Field(
+        None, description="Environment variable holding the PostgreSQL URL of a team store (default: SQLite)."
+    )
+    url_keyring: str | None = Field(
+        None, description="Keyring entry (service/username) holding the PostgreSQL URL of a team store."
     )
 
 
@@ -338,6 +346,7 @@ CONFIG_TEMPLATE = """\
 
 [store]
 # synchronous = "full"        # "full" survives power loss; "normal" survives a process crash
+# A team store on PostgreSQL (docs/team.md): url_env = "VARIABLE" naming where its URL is
 
 [logging]
 # level = "warning"           # JSON lines in .msp/logs/ at this level; secrets are redacted

@@ -1,7 +1,9 @@
 """The store: one interface for events, projections and the outbox, and its backends.
 
 Front-ends and the dispatcher open a store with :func:`open_store` and use it only through
-:class:`msp._store.interface.Store`; they never name a backend.
+:class:`msp._store.interface.Store`; they never name a backend. A project uses SQLite
+(``.msp/msp.db``) unless its ``[store]`` config names a team store's URL (``url_env`` or
+``url_keyring``), then PostgreSQL; psycopg is imported only then.
 """
 
 from __future__ import annotations
@@ -10,10 +12,46 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from msp._config import Project
+    from msp._config import Project, StoreConfig
     from msp._store.interface import Store
 
 Durability = Literal["off", "normal", "full"]
+
+#: URL schemes that name a PostgreSQL store (libpq's).
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_store_url(target: object) -> bool:
+    return isinstance(target, str) and target.lower().startswith(POSTGRES_SCHEMES)
+
+
+def store_url(config: StoreConfig) -> str | None:
+    """The team store's URL the config names (``url_env`` / ``url_keyring``), None for SQLite.
+
+    Raises :class:`msp.errors.StoreError` when it names one that cannot be read: falling back
+    to a local store would split the history without anyone noticing.
+    """
+    if not config.url_env and not config.url_keyring:
+        return None
+    from msp._secrets import resolve_secret
+    from msp.errors import MissingCredential, StoreError
+
+    named = {"url_env": config.url_env} if config.url_env else {"url_keyring": config.url_keyring}
+    try:
+        url = resolve_secret(named, "url", integration="")
+    except MissingCredential as exc:
+        where = f"environment variable {config.url_env}" if config.url_env else f"keyring entry {config.url_keyring}"
+        raise StoreError(
+            f"[store] names the team store's URL in {where}, which is not set",
+            f"set it to the store's URL (postgresql://USER@HOST/DB), or remove [store] url_env/url_keyring "
+            f"to use this project's own store ({exc.hint or ''})".replace(" ()", ""),
+        ) from None
+    if not is_store_url(url):
+        raise StoreError(
+            "the team store's URL does not start with postgresql://",
+            "set it to postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=...]",
+        )
+    return url
 
 
 def open_store(
@@ -22,17 +60,41 @@ def open_store(
     synchronous: Durability | None = None,
     busy_timeout_s: float | None = None,
 ) -> Store:
-    """Open the store of a project (as its ``[store]`` config says), or the one at a path.
+    """Open the store of a project (as its ``[store]`` config says), the SQLite store at a path,
+    or the PostgreSQL store at a ``postgresql://`` URL.
 
     ``synchronous`` overrides the configured durability: ``full`` survives a power cut,
     ``normal`` a process crash. The backend is imported here, on first use.
     """
-    from msp._store.sqlite import SqliteStore
+    if is_store_url(target):
+        from msp._store.postgres import PostgresStore
 
+        return PostgresStore(str(target), synchronous=synchronous or "full")
     if isinstance(target, Path | str):
         path, configured = Path(target), "full"
     else:
+        url = store_url(target.config.store)
+        if url is not None:
+            from msp._store.postgres import PostgresStore
+
+            return PostgresStore(url, synchronous=synchronous or target.config.store.synchronous)
         path, configured = target.db_path, target.config.store.synchronous
+    from msp._store.sqlite import SqliteStore
+
     if busy_timeout_s is None:
         return SqliteStore(path, synchronous=synchronous or configured)
     return SqliteStore(path, synchronous=synchronous or configured, busy_timeout_s=busy_timeout_s)
+
+
+def migrate_store(target: Project | str) -> tuple[int, int]:
+    """Bring a PostgreSQL store's schema up to this msp's (``msp store migrate``); returns the
+    versions (before, after). A SQLite store migrates itself on open."""
+    from msp.errors import StoreError
+
+    url = str(target) if is_store_url(target) else store_url(target.config.store)  # type: ignore[union-attr]
+    if url is None:
+        raise StoreError("this project's store is SQLite, which migrates itself when opened",
+                         "nothing to do; `msp store migrate` is for a team store ([store] url_env)")
+    from msp._store.postgres import migrate
+
+    return migrate(url)

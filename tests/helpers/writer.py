@@ -25,7 +25,7 @@ from msp._store import open_store
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("store", type=Path)
+    parser.add_argument("store", help="a SQLite path or a postgresql:// URL")
     parser.add_argument("count", type=int)
     parser.add_argument("--sync", default="normal", choices=["normal", "full"])
     parser.add_argument("--tag", default="w")
