@@ -229,6 +229,14 @@ class Session(_View):
     summary: str | None = None
     close_reason: str | None = None
     source: str = "cli"
+    started_seq: int | None = Field(
+        None, description="The store's position (sequence) of the session_started event; None when not read "
+        "from a store.",
+    )
+    last_seq: int | None = Field(
+        None, description="The store's position of the session's latest event. Positions strictly increase; times "
+        "do not (two events may share a millisecond), so what was later is decided by these.",
+    )
     updates: list[Update] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)

@@ -27,10 +27,15 @@ class SessionFolder:
         self.blockers: dict[str, Blocker] = {}
         self.elsewhere: list[Blocker] = []
         self.last_at: Any = None
+        self.started_seq: int | None = None
+        self.last_seq: int | None = None
         self.count = 0
 
     def apply(self, event: Event, foreign_blockers: Mapping[str, Event] | None = None) -> None:
         self.last_at = event.at
+        self.last_seq = event.seq
+        if event.type == "session_started":
+            self.started_seq = event.seq
         self.count += 1
         # What the event means is its kind's business; an unknown type only counts.
         fold_event = FOLDS.get(event.type)
@@ -52,6 +57,8 @@ class SessionFolder:
         return Session.model_construct(
             **{**_VIEW_DEFAULTS, **self.fields},
             last_event_at=self.last_at,
+            started_seq=self.started_seq,
+            last_seq=self.last_seq,
             updates=list(self.updates),
             decisions=list(self.decisions),
             entities=list(self.entities),

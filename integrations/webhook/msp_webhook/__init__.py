@@ -6,10 +6,16 @@ dispatcher's (see docs/dispatch.md).
 
 The document (``schema = "msp.webhook.v1"``)::
 
-    {"schema": "msp.webhook.v1", "id": "<event id, stable across retries>", "type": "decision_recorded",
-     "time": "2026-01-05T09:14:00.000000Z", "session_id": "...", "project": "...", "source": "cli",
+    {"schema": "msp.webhook.v1", "id": "<event id, stable across retries>", "seq": 42,
+     "type": "decision_recorded", "time": "2026-01-05T09:14:00.000000Z", "session_id": "...",
+     "project": "...", "source": "cli",
      "item": {...the new update / decision / entity / blocker, or the session for start and close...},
      "session": {"id": ..., "project": ..., "goal": ..., "issue": ..., "status": ..., "progress": ...}}
+
+``seq`` is the event's position in msp's store: strictly increasing in recording order. Deliveries
+can repeat (a retry whose answer was lost) and, across sessions, arrive out of order; a receiver
+keeping "the latest" of anything keeps the document with the highest ``seq`` it has seen, never
+the latest ``time`` (two events can share a timestamp).
 """
 
 from __future__ import annotations
@@ -136,6 +142,7 @@ def document(event: Any, session: Any, item: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA_ID,
         "id": event.id,
+        "seq": event.seq,
         "type": event.type,
         "time": event.to_dict()["at"],
         "session_id": event.session_id,
