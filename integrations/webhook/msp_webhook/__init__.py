@@ -32,6 +32,11 @@ EVENT_TYPES = [
 ]
 
 _SECRET_NAME = {"type": "string", "minLength": 1}
+#: Header names that carry credentials (the core refuses them in any integration's headers too).
+_CREDENTIAL_HEADER = (
+    r"(?i)^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$"
+    r"|token|(?<!^idempotency-)key\b|apikey|passw(or)?d|secret|credential"
+)
 _URL = {"type": "string", "pattern": "^https?://", "description": "An http(s) URL (not secret)."}
 
 config_schema: dict[str, Any] = {
@@ -62,13 +67,25 @@ config_schema: dict[str, Any] = {
         },
         "headers": {
             "type": "object",
-            "description": "Extra non-secret headers.",
+            "description": "Extra non-secret headers, stored with every action. Credential headers (Authorization, "
+            "Proxy-Authorization, Cookie, X-Api-Key, names with token/key/secret/password) are refused: use "
+            "secret_headers.",
             "additionalProperties": {"type": "string"},
+            "propertyNames": {"not": {"pattern": _CREDENTIAL_HEADER}},
         },
         "secret_headers": {
             "type": "object",
-            "description": "Extra headers whose values are read from the named environment variables at send time.",
-            "additionalProperties": {"type": "string", "minLength": 1},
+            "description": "Extra headers whose values are read at send time, never stored: "
+            "{ \"X-Api-Key\" = \"ENV_VAR\" }, { env = \"ENV_VAR\" } or { keyring = \"service/user\" }.",
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "object", "additionalProperties": False, "required": ["env"],
+                     "properties": {"env": _SECRET_NAME}},
+                    {"type": "object", "additionalProperties": False, "required": ["keyring"],
+                     "properties": {"keyring": _SECRET_NAME}},
+                ]
+            },
         },
         "signing_secret_env": {
             **_SECRET_NAME,
