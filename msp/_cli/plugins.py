@@ -473,3 +473,27 @@ def _install_spec(target: str) -> str:
         return f"msp-{name}"
     return target
 
+
+
+@integrations_app.command("test")
+def integrations_test(
+    name: str = typer.Argument(..., help="The integration to run the scripted session through."),
+    run: bool = typer.Option(True, "--run/--no-run", help="Run PowerShell calls where PowerShell is reachable."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run the scripted session (start, updates, decision, entity, blocker, close, export) through
+    one integration: each call with its bound arguments and, where PowerShell is reachable, its
+    normalised result. Nothing is queued or delivered."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._cli._integration_test import scripted_session
+        from msp.errors import ConfigError
+
+        project = ctx.project
+        section = project.config.integrations.get(name)
+        if section is None:
+            raise ConfigError(f"no [integrations.{name}] section in {project.config_path}",
+                              f"add [integrations.{name}] to test it")
+        return scripted_session(name, section, project.root, run=run)
+
+    _run(as_json, body)

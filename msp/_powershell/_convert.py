@@ -1,4 +1,4 @@
-"""PowerShell output -> plain Python -> follow-up actions.
+r"""PowerShell output -> plain Python -> follow-up actions.
 
 Two deserialisers hand us objects: psrpcore (local transport) and pypsrp 0.9 (WinRM). Both are
 normalised here to plain JSON-like values: hashtables, ordered dictionaries (including the raw
@@ -12,9 +12,16 @@ Each returned hashtable describing a request becomes one follow-up action:
     ``http`` POST to the configured ``webhook_url`` (see :func:`follow_ups` for why the
     returned URL itself is never stored).
 ``query`` / ``variables``
-    ``graphql`` to the configured ``endpoint``.
+    ``graphql`` to the configured ``endpoint`` (``cypher`` when the function is declared so), only
+    with ``deliver_returned_queries = true``: the script built that text itself.
 ``path`` / ``content`` [/ ``action``]
-    ``file`` inside the configured ``root``.
+    ``file`` inside the configured ``root``. A path built with ``\`` is normalised; an absolute
+    path is accepted inside ``root`` (made relative to it) and refused outside it.
+``path`` alone
+    A file the script wrote itself: recorded as the call's result (inside ``root`` only).
+
+A string returned by a function declared in ``returns`` (``cypher``, ``graphql``, ``text``) is
+query text: delivered only with ``deliver_returned_queries = true``, otherwise recorded.
 
 Anything else is reported as an "unrecognised output" warning describing its shape.
 """
@@ -136,6 +143,7 @@ class Conversion:
     actions: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # recognised but unusable (config missing...)
+    results: list[str] = field(default_factory=list)  # recorded, not delivered (files written, queries held)
 
 
 def _lookup(table: Mapping[str, Any], key: str) -> Any:
@@ -175,12 +183,63 @@ def _safe_relative_path(path: str) -> str:
     return "/".join(parts)
 
 
+def _is_absolute(path: str) -> bool:
+    return path.startswith("/") or (len(path) > 2 and path[1] == ":" and path[2] == "/")
+
+
+def _parts(path: str) -> list[str]:
+    return [p for p in path.split("/") if p not in ("", ".")]
+
+
+def root_relative(path: str, config: Mapping[str, Any], project_root: Any = None) -> str:
+    """A returned file path as a path relative to the configured ``root``.
+
+    A backslash becomes ``/`` (scripts build Windows paths: ``Join-Path $VaultPath "Daily Notes\\x.md"``).
+    An absolute path is accepted when it lies inside ``root`` (compared case-insensitively for
+    drive-letter paths) and refused otherwise; a relative one must not climb out with ``..``.
+    """
+    import os
+    from pathlib import Path
+
+    cleaned = path.replace("\\", "/")
+    if not _is_absolute(cleaned):
+        return _safe_relative_path(cleaned)
+    raw_root = config.get("root")
+    if not isinstance(raw_root, str) or not raw_root:
+        raise ValueError("an absolute path, and no root folder is configured to accept it in")
+    root_text = os.path.expanduser(raw_root).replace("\\", "/")
+    if not _is_absolute(root_text):
+        base = Path(project_root) if project_root is not None else Path.cwd()
+        root_text = str(base / root_text).replace("\\", "/")
+    windows = len(root_text) > 1 and root_text[1] == ":"
+    root_parts, path_parts = _parts(root_text), _parts(cleaned)
+    def norm(part: str) -> str:
+        return part.lower() if windows else part
+
+    if ".." in path_parts or len(path_parts) <= len(root_parts) or [norm(a) for a in root_parts] != [
+            norm(b) for b in path_parts[:len(root_parts)]]:
+        raise ValueError("the path is outside the configured root folder; refused")
+    return "/".join(path_parts[len(root_parts):])
+
+
+def _text_request(text: str) -> tuple[str, str, Any]:
+    """``METHOD /path`` on the first line, an optional JSON body after it (the seed's pattern)."""
+    head, _, body = text.strip().partition("\n")
+    words = head.split()
+    if len(words) != 2 or words[0].upper() not in _METHODS:
+        raise ValueError("returned text is not a request ('METHOD /path' on its first line)")
+    payload = json.loads(body) if body.strip() else None
+    return words[0].upper(), words[1], payload
+
+
 def follow_ups(
     outputs: list[Any],
     config: Mapping[str, Any],
     *,
     function: str,
     resolve: Callable[[str], str | None] = lambda key: None,
+    project_root: Any = None,
+    query_kind: str | None = None,
 ) -> Conversion:
     """Turn a function's output objects into follow-up actions.
 
@@ -192,8 +251,9 @@ def follow_ups(
     one is refused (``problems``): msp only posts to webhooks its config names. ``resolve`` reads
     the configured value now, only to compare.
     """
-    from msp._model.actions import FileWrite, GraphQLRequest, HttpRequest
+    from msp._model.actions import CypherQuery, FileWrite, GraphQLRequest, HttpRequest
 
+    deliver = bool(config.get("deliver_returned_queries", False))
     out = Conversion()
     items: list[Any] = []
     for raw in outputs:
@@ -211,12 +271,48 @@ def follow_ups(
 
     for position, item in enumerate(items):
         where = f"{function}: output {position + 1}"
+        if isinstance(item, str) and query_kind is not None:
+            if not deliver:
+                out.results.append(f"{where}: returned {query_kind} text ({len(item)} chars); recorded, not "
+                                   "delivered (deliver_returned_queries is off)")
+                continue
+            try:
+                if query_kind == "graphql":
+                    if not _configured(config, "endpoint"):
+                        out.problems.append(f"{where}: GraphQL text, but no endpoint is configured")
+                        continue
+                    out.actions.append(GraphQLRequest(document=item))
+                elif query_kind == "cypher":
+                    out.actions.append(CypherQuery(statement=item))
+                else:
+                    if not _configured(config, "api_url"):
+                        out.problems.append(f"{where}: a request in text, but no api_url is configured")
+                        continue
+                    method, path, payload = _text_request(item)
+                    base = config.get("api_url") if isinstance(config.get("api_url"), str) else resolve("api_url")
+                    out.actions.append(HttpRequest(method=method, path=_relative_endpoint(path, base),
+                                                   url_from="api_url", json_body=payload,
+                                                   headers=dict(config.get("headers") or {})))
+            except ValueError as exc:
+                out.problems.append(f"{where}: {str(exc).splitlines()[0]}")
+            continue
         if not isinstance(item, dict):
             out.warnings.append(f"{where}: unrecognised output, {shape(item)}; expected a hashtable "
                                 "with endpoint/payload, webhook/payload, query/variables or path/content")
             continue
         try:
             if _has(item, "query"):
+                kind = "cypher" if query_kind == "cypher" else "graphql"
+                if not deliver:
+                    out.results.append(f"{where}: returned a {kind} query it built ({len(str(_lookup(item, 'query')))} "
+                                       "chars); recorded, not delivered (deliver_returned_queries is off)")
+                    continue
+                if kind == "cypher":
+                    params = _lookup(item, "parameters") or _lookup(item, "variables") or {}
+                    if not isinstance(params, dict):
+                        raise ValueError("parameters must be a hashtable")
+                    out.actions.append(CypherQuery(statement=str(_lookup(item, "query")), parameters=params))
+                    continue
                 if not _configured(config, "endpoint"):
                     out.problems.append(f"{where}: a GraphQL query, but no endpoint is configured "
                                         "(set endpoint or endpoint_env)")
@@ -261,8 +357,14 @@ def follow_ups(
                 if not isinstance(content, str):
                     content = json.dumps(content, ensure_ascii=False, indent=2)
                 mode = _FILE_MODES.get(str(_lookup(item, "action") or "replace").lower(), "replace")
-                out.actions.append(FileWrite(path=_safe_relative_path(str(_lookup(item, "path"))),
+                out.actions.append(FileWrite(path=root_relative(str(_lookup(item, "path")), config, project_root),
                                              content=content, mode=mode, root_from="root"))
+            elif _has(item, "path") and isinstance(_lookup(item, "path"), str):
+                # The script wrote the file itself: record it as the result (inside root only).
+                if not config.get("root"):
+                    out.problems.append(f"{where}: reports a file it wrote, but no root folder is configured")
+                    continue
+                out.results.append(f"wrote {root_relative(str(_lookup(item, 'path')), config, project_root)}")
             else:
                 out.warnings.append(f"{where}: unrecognised output, {shape(item)}; expected endpoint/payload, "
                                     "webhook/payload, query/variables or path/content")

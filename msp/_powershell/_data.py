@@ -16,12 +16,19 @@ def _time(value: Any) -> str | None:
     return format_time(value) if value is not None else None
 
 
+def _clock(value: Any) -> str | None:
+    """``HH:MM`` (UTC): the short ``time`` msp-model's scripts print beside an update."""
+    return value.strftime("%H:%M") if value is not None else None
+
+
 def update_table(update: Any) -> dict[str, Any]:
+    # Both names: the seed's scripts read `timestamp`, msp-model's read `time`.
     return {
         "id": update.id,
         "description": update.text,
         "progress": update.progress,
         "timestamp": _time(update.at),
+        "time": _clock(update.at),
         "tags": list(update.tags),
     }
 

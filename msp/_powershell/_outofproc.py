@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from msp._powershell._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_psrpcore
+from msp._powershell._transport import (
+    ErrorInfo,
+    InvokeResult,
+    RunspaceDied,
+    error_from_psrpcore,
+    information_from,
+)
 
 EMPTY_GUID = uuid.UUID(int=0)
 #: Largest PSRP fragment put in one Data packet (PowerShell's own default).
@@ -185,6 +191,8 @@ class OutOfProcRunspace:
                 call.result.output.append(event.data)
             elif isinstance(event, psrpcore.ErrorRecordEvent):
                 call.result.errors.append(error_from_psrpcore(event.record))
+            elif isinstance(event, psrpcore.InformationRecordEvent):
+                call.result.information.append(information_from(event.record))
             elif isinstance(event, psrpcore.WarningRecordEvent):
                 call.result.warnings.append(str(getattr(event.record, "Message", event.record)))
             elif isinstance(event, psrpcore.PipelineStateEvent) and event.state in (

@@ -17,9 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from msp._powershell._scan import function_name
 from msp._powershell._settings import PowerShellSettings, parse_settings, resolve_init_config
-from msp._powershell._transport import LOAD_MODULE_SCRIPT, InvokeResult, Runspace, RunspaceDied
+from msp._powershell._transport import (
+    HOST_FUNCTIONS_SCRIPT,
+    LOAD_MODULE_SCRIPT,
+    InvokeResult,
+    Runspace,
+    RunspaceDied,
+)
 from msp._secrets import MissingCredential
 
 Status = Literal["ok", "skipped", "wait", "retry"]
@@ -33,6 +38,8 @@ class CallResult:
     message: str = ""
     output: list[Any] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    logs: list[tuple[str, str]] = field(default_factory=list)  # (level, message) from Write-MSPLog
+    version: tuple[str, str] | None = None  # (PSEdition, PSVersion) of the runspace
 
 
 class _NotReady(Exception):
@@ -48,6 +55,7 @@ class _Slot:
     runspace: Runspace | None = None
     disabled: str | None = None
     opened: int = 0  # runspaces opened so far (diagnostics, tests)
+    version: tuple[str, str] | None = None  # (PSEdition, PSVersion) reported by the host script
 
 
 def _describe_failure(result: InvokeResult) -> str:
@@ -98,8 +106,21 @@ class Bridge:
                             f"or set pwsh = \"/path/to/pwsh\" in [integrations.{integration}]")
         return OutOfProcRunspace([settings.pwsh, *settings.pwsh_args], cwd=project_root)
 
+    async def _define_host_functions(self, runspace: Runspace, settings: PowerShellSettings,
+                                     init_config: dict[str, Any]) -> tuple[str, str] | None:
+        """Get-MSPConfig, Write-MSPLog, Add-MSPRetryQueue, before the module is imported.
+        Returns the (edition, version) the script reports."""
+        result = await runspace.invoke(
+            HOST_FUNCTIONS_SCRIPT,
+            {"Integration": settings.name, "ConfigKey": settings.config_key or "", "Config": init_config},
+            script=True)
+        if result.failed is not None or result.errors:
+            raise _NotReady("retry", f"defining msp's host functions failed: {_describe_failure(result)}")
+        texts = [str(item) for item in result.output if isinstance(item, str)]
+        return (texts[0], texts[1]) if len(texts) >= 2 else None
+
     async def _load_module(self, runspace: Runspace, settings: PowerShellSettings, project_root: Path,
-                           integration: str) -> None:
+                           integration: str, version: tuple[str, str] | None = None) -> None:
         if settings.transport == "winrm" and settings.remote_module:
             result = await runspace.invoke("Import-Module", {"Name": settings.remote_module})
         else:
@@ -116,17 +137,25 @@ class Bridge:
             else:
                 result = await runspace.invoke("Import-Module", {"Name": str(path.resolve())})
         if result.failed is not None or result.errors:
-            raise _NotReady("retry", f"importing module {settings.module} failed: {_describe_failure(result)}")
+            message = f"importing module {settings.module} failed: {_describe_failure(result)}"
+            hint = ps7_hint(settings, project_root, version)
+            raise _NotReady("wait" if hint else "retry", f"{message}; {hint}" if hint else message)
 
-    async def _initialize(self, runspace: Runspace, settings: PowerShellSettings, integration: str) -> str | None:
-        """Run Initialize-<P>Integration once; a returned $false disables the integration."""
-        fn = function_name("initialize", settings.prefix)
-        try:
-            init_config = resolve_init_config(settings, integration)
-        except MissingCredential as exc:
-            raise _NotReady("wait", exc.message) from None
-        result = await runspace.invoke(fn, {"Config": init_config})
-        if result.failed is not None and result.failed.command_not_found:
+    async def _initialize(self, runspace: Runspace, settings: PowerShellSettings, integration: str,
+                          init_config: dict[str, Any], project_root: Path) -> str | None:
+        """Run the initialize function once; a returned $false disables the integration."""
+        from msp._powershell._bind import offered
+
+        names = settings.served("initialize")
+        if not names:
+            return None
+        fn = names[0]
+        arguments = {"Config": init_config}
+        if settings.functions is not None:
+            arguments = self.arguments(settings, project_root, "initialize", fn,
+                                       offered("initialize", None, None, init_config), integration)
+        result = await runspace.invoke(fn, arguments)
+        if result.failed is not None and result.failed.missing_command.lower() == fn.lower():
             return None  # the module has no Initialize: nothing to check
         if result.failed is not None or result.errors:
             raise _NotReady("retry", f"{fn} failed: {_describe_failure(result)}")
@@ -146,10 +175,27 @@ class Bridge:
             raise _NotReady("wait", exc.message) from None
         slot.runspace = runspace
         slot.opened += 1
+        try:
+            init_config = resolve_init_config(settings, integration)
+        except MissingCredential as exc:
+            raise _NotReady("wait", exc.message) from None
         await runspace.open()
-        await self._load_module(runspace, settings, project_root, integration)
-        slot.disabled = await self._initialize(runspace, settings, integration)
+        slot.version = await self._define_host_functions(runspace, settings, init_config)
+        await self._load_module(runspace, settings, project_root, integration, slot.version)
+        slot.disabled = await self._initialize(runspace, settings, integration, init_config, project_root)
         return runspace
+
+    def arguments(self, settings: PowerShellSettings, project_root: Path, hook: str, function: str,
+                  values: Mapping[str, Any], integration: str) -> dict[str, Any]:
+        """Bind ``function``'s parameters now (initialize runs at dispatch, not at plan time)."""
+        from msp._powershell._bind import Served, bind
+        from msp._powershell._scan import scan_module
+
+        try:
+            info = scan_module(settings.module_path(project_root)).function(function)
+        except OSError:
+            info = None
+        return resolve_secret_arguments(settings, bind(settings, Served(hook, function, info), values), integration)
 
     async def _discard(self, slot: _Slot) -> None:
         runspace, slot.runspace = slot.runspace, None
@@ -168,16 +214,19 @@ class Bridge:
         slot = self.slot(integration, config)
         async with slot.lock:
             if slot.disabled is not None:
-                return CallResult("wait", slot.disabled)
+                return CallResult("wait", slot.disabled, version=slot.version)
             try:
                 runspace = await asyncio.wait_for(
                     self._ready(slot, settings, config, integration, project_root), settings.timeout_s)
                 if slot.disabled is not None:
-                    return CallResult("wait", slot.disabled)
-                result = await asyncio.wait_for(runspace.invoke(function, dict(arguments)), settings.timeout_s)
+                    return CallResult("wait", slot.disabled, version=slot.version)
+                bound = resolve_secret_arguments(settings, arguments, integration)
+                result = await asyncio.wait_for(runspace.invoke(function, bound), settings.timeout_s)
             except _NotReady as exc:
                 await self._discard(slot)
-                return CallResult(exc.status, exc.message)
+                return CallResult(exc.status, exc.message, version=slot.version)
+            except MissingCredential as exc:
+                return CallResult("wait", exc.message)
             except RunspaceDied as exc:
                 await self._discard(slot)
                 return CallResult("retry", f"the PowerShell runspace died ({exc}); a new one opens on the next "
@@ -186,12 +235,27 @@ class Bridge:
                 await self._discard(slot)
                 return CallResult("retry", f"{function} did not finish within {settings.timeout_s:g}s; "
                                   "its runspace was closed")
-        if result.failed is not None and result.failed.command_not_found:
-            return CallResult("skipped", f"{function} is not defined by module {settings.module}; skipped",
-                              warnings=result.warnings)
+        logs, retry = _information(result)
+
+        def done(status: Status, message: str = "", output: list[Any] | None = None) -> CallResult:
+            return CallResult(status, message, output or [], result.warnings, logs, slot.version)
+
+        if result.failed is not None and result.failed.missing_command.lower() == function.lower():
+            return done("skipped", f"{function} is not defined by module {settings.module}; skipped")
+        missing = [e.missing_command for e in [result.failed, *result.errors] if e is not None and e.missing_command]
+        if missing:
+            # A command the script itself calls is missing here: the script's error, retried.
+            names = ", ".join(sorted(set(missing)))
+            return done("retry", f"{function} in module {settings.module} calls {names}, which is not defined "
+                        f"in msp's runspace (CommandNotFoundException): {_describe_failure(result)}")
         if result.failed is not None or result.errors:
-            return CallResult("retry", f"{function}: {_describe_failure(result)}", warnings=result.warnings)
-        return CallResult("ok", output=result.output, warnings=result.warnings)
+            return done("retry", f"{function}: {_describe_failure(result)}")
+        if retry:
+            return done("retry", f"{function} asked to be retried (Add-MSPRetryQueue {', '.join(retry)})")
+        return done("ok", output=result.output)
+
+    def version(self, integration: str, config: Mapping[str, Any]) -> tuple[str, str] | None:
+        return self.slot(integration, config).version
 
     def runspaces_opened(self, integration: str, config: Mapping[str, Any]) -> int:
         return self.slot(integration, config).opened
@@ -200,3 +264,50 @@ class Bridge:
         slots, self._slots = list(self._slots.values()), {}
         for slot in slots:
             await self._discard(slot)
+
+
+def _information(result: InvokeResult) -> tuple[list[tuple[str, str]], list[str]]:
+    """Write-MSPLog entries (level, message) and Add-MSPRetryQueue requests from the
+    information stream; other information records are ignored."""
+    logs: list[tuple[str, str]] = []
+    retry: list[str] = []
+    for tags, data in result.information:
+        if "msp:log" in tags:
+            level = next((t[len("level:"):] for t in tags if t.startswith("level:")), "Info")
+            logs.append((level, data))
+        elif "msp:retry" in tags:
+            retry.append(data or "no action named")
+    return logs, retry
+
+
+def resolve_secret_arguments(settings: PowerShellSettings, arguments: Mapping[str, Any],
+                             integration: str) -> dict[str, Any]:
+    """Arguments bound to a secret in ``config`` (``apiKey_env``) get its value now, at dispatch.
+    Raises MissingCredential when it is not set."""
+    from msp._powershell._bind import SECRET_REF
+    from msp._secrets import resolve_secret
+
+    out = dict(arguments)
+    for name, value in arguments.items():
+        if isinstance(value, dict) and set(value) == {SECRET_REF}:
+            key = str(value[SECRET_REF])
+            base = key.rsplit("_", 1)[0]
+            out[name] = resolve_secret({key: settings.init_config.get(key)}, base, integration=integration)
+    return out
+
+
+def ps7_hint(settings: PowerShellSettings, project_root: Path, version: tuple[str, str] | None) -> str:
+    """Why a module may fail on this endpoint: PowerShell 7 syntax on Windows PowerShell 5.1."""
+    if version is None or not version[1].split(".")[0].isdigit() or int(version[1].split(".")[0]) >= 6:
+        return ""
+    from msp._powershell._scan import scan_module
+
+    try:
+        scan = scan_module(settings.module_path(project_root))
+    except OSError:
+        return ""
+    if not scan.ps7:
+        return ""
+    what, line = scan.ps7[0]
+    return (f"the module uses PowerShell 7 syntax ({what}, line {line}) but the endpoint runs "
+            f"{version[0]} PowerShell {version[1]}; set configuration_name = \"PowerShell.7\"")

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from msp._powershell._scan import PREFIX_PATTERN
+from msp._powershell._scan import FUNCTION_NAME_PATTERN, HOOK_FUNCTIONS, PREFIX_PATTERN
 from msp.errors import ConfigError
 
 DEFAULT_PWSH_ARGS = ["-NoLogo", "-NoProfile", "-s"]
 
 _SECRET_NAME = {"type": "string", "minLength": 1}
+_FUNCTION_NAME = {"type": "string", "pattern": FUNCTION_NAME_PATTERN}
 
 
 def _secret(key: str, description: str, plain: bool = True) -> dict[str, Any]:
@@ -31,12 +32,41 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "title": "PowerShell integration",
     "type": "object",
     "additionalProperties": False,
-    "required": ["module", "prefix"],
+    "required": ["module"],
     "properties": {
         "module": {"type": "string", "minLength": 1,
                    "description": "Path to the integration's .ps1, relative to the project root."},
         "prefix": {"type": "string", "pattern": PREFIX_PATTERN,
-                   "description": "The noun stem of its functions: YourTool for New-YourToolSession."},
+                   "description": "The noun stem of conventionally named functions: YourTool for "
+                                  "New-YourToolSession. Optional when [functions] maps the hooks."},
+        "functions": {
+            "type": "object", "additionalProperties": False,
+            "description": "Hook -> the function (or list of functions, called in order) that serves it. "
+                           "When given, only the hooks listed here are served.",
+            "properties": {hook: {"anyOf": [_FUNCTION_NAME, {"type": "array", "minItems": 1, "items": _FUNCTION_NAME}]}
+                           for hook in HOOK_FUNCTIONS},
+        },
+        "arguments": {
+            "type": "object", "propertyNames": _FUNCTION_NAME,
+            "additionalProperties": {"type": "object"},
+            "description": "Function -> parameter values passed to it by name (beside what msp binds).",
+        },
+        "config_key": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                       "description": "Another key under which Get-MSPConfig holds the config table "
+                                      "(its integration name is always one)."},
+        "returns": {
+            "type": "object", "propertyNames": _FUNCTION_NAME,
+            "additionalProperties": {"enum": ["cypher", "graphql", "text"]},
+            "description": "Function -> the kind of query text it returns (a string output).",
+        },
+        "deliver_returned_queries": {
+            "type": "boolean", "default": False,
+            "description": "Deliver query text the script built itself (a returned query string, or a hashtable "
+                           "with query) as an action. Off by default: such scripts splice values into the text.",
+        },
+        "uri": {"type": "string", "minLength": 1, "description": "cypher: the graph URI for returned Cypher."},
+        "database": {"type": "string", "minLength": 1, "description": "cypher: Neo4j database."},
+        "graph": {"type": "string", "minLength": 1, "description": "cypher: FalkorDB graph."},
         "transport": {"enum": ["local", "winrm"], "default": "local",
                       "description": "local: a PowerShell 7 child process (pwsh -s); winrm: a remote host."},
         "pwsh": {"type": "string", "minLength": 1, "default": "pwsh",
@@ -92,7 +122,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 class PowerShellSettings:
     name: str
     module: str
-    prefix: str
+    prefix: str | None
     transport: str = "local"
     pwsh: str = "pwsh"
     pwsh_args: list[str] = field(default_factory=lambda: list(DEFAULT_PWSH_ARGS))
@@ -109,6 +139,27 @@ class PowerShellSettings:
     remote_module: str | None = None
     init_config: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 60.0
+    functions: dict[str, list[str]] | None = None  # hook -> functions, when mapped explicitly
+    arguments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config_key: str | None = None
+    returns: dict[str, str] = field(default_factory=dict)
+    deliver_returned_queries: bool = False
+
+    def served(self, hook: str) -> list[str]:
+        """The functions that serve ``hook``, in call order (the mapping, or the prefix's name)."""
+        from msp._powershell._scan import function_name
+
+        if self.functions is not None:
+            return list(self.functions.get(hook, []))
+        return [function_name(hook, self.prefix)] if self.prefix else []
+
+    def returns_of(self, function: str) -> str | None:
+        lowered = function.lower()
+        return next((v for k, v in self.returns.items() if k.lower() == lowered), None)
+
+    def arguments_of(self, function: str) -> dict[str, Any]:
+        lowered = function.lower()
+        return next((dict(v) for k, v in self.arguments.items() if k.lower() == lowered), {})
 
     def module_path(self, project_root: Path) -> Path:
         path = Path(os.path.expanduser(self.module))
@@ -124,7 +175,13 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> PowerShellSettings:
     if not isinstance(module, str) or not module:
         raise ConfigError(f"integrations.{name}: module is required (the path to the .ps1)",
                           f'add module = "scripts/{name}.ps1" to [integrations.{name}]')
-    if not isinstance(prefix, str) or not re.match(PREFIX_PATTERN, prefix):
+    functions = _functions(name, config.get("functions"))
+    if prefix is None and functions is None:
+        raise ConfigError(f"integrations.{name}: no hook is served: set prefix (the functions' noun stem, "
+                          "YourTool for New-YourToolSession) or map hooks to functions",
+                          f'add prefix = "YourTool", or [integrations.{name}.functions] with '
+                          'session_close = "Send-SlackSessionSummary"')
+    if prefix is not None and (not isinstance(prefix, str) or not re.match(PREFIX_PATTERN, prefix)):
         raise ConfigError(f"integrations.{name}: prefix must be the functions' noun stem, letters and digits "
                           "(YourTool for New-YourToolSession)",
                           f'add prefix = "YourTool" to [integrations.{name}]')
@@ -157,7 +214,33 @@ def parse_settings(name: str, config: Mapping[str, Any]) -> PowerShellSettings:
         remote_module=config.get("remote_module"),
         init_config=dict(init_config),
         timeout_s=float(config.get("timeout_s", 60)),
+        functions=functions,
+        arguments={str(k): dict(v) for k, v in (config.get("arguments") or {}).items() if isinstance(v, Mapping)},
+        config_key=config.get("config_key"),
+        returns={str(k): str(v) for k, v in (config.get("returns") or {}).items()},
+        deliver_returned_queries=bool(config.get("deliver_returned_queries", False)),
     )
+
+
+def _functions(name: str, raw: Any) -> dict[str, list[str]] | None:
+    import re
+
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"integrations.{name}.functions: must be a table of hook = function name(s)")
+    out: dict[str, list[str]] = {}
+    for hook, value in raw.items():
+        if hook not in HOOK_FUNCTIONS:
+            raise ConfigError(f"integrations.{name}.functions.{hook}: not a hook; use one of "
+                              + ", ".join(HOOK_FUNCTIONS))
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(
+                isinstance(n, str) and re.match(FUNCTION_NAME_PATTERN, n) for n in names):
+            raise ConfigError(f"integrations.{name}.functions.{hook}: must be a function name (Verb-Noun) "
+                              "or a list of them")
+        out[str(hook)] = list(names)
+    return out
 
 
 def resolve_init_config(settings: PowerShellSettings, integration: str) -> dict[str, Any]:

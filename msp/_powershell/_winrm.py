@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from msp._powershell._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_pypsrp
+from msp._powershell._transport import ErrorInfo, InvokeResult, RunspaceDied, error_from_pypsrp, information_from
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ class WinRMRunspace:
         result = InvokeResult(output=list(output))
         errors = [error_from_pypsrp(e) for e in ps.streams.error]
         result.warnings = [str(getattr(w, "message", w)) for w in ps.streams.warning]
+        result.information = [information_from(r) for r in getattr(ps.streams, "information", [])]
         if ps.state in (PSInvocationState.FAILED, PSInvocationState.STOPPED):
             # pypsrp appends the pipeline's terminating error to the error stream last.
             result.failed = errors.pop() if errors else ErrorInfo("the pipeline failed")

@@ -8,8 +8,9 @@ yourtool-integration.ps1: hashtables, an ordered dictionary, a PSCustomObject, e
 Test knobs ride in the update text (``knob:...``) so a test can steer one call:
 ``knob:error-stream`` (a non-terminating error record), ``knob:throw`` (a terminating error),
 ``knob:big`` (a 50 KB answer), ``knob:odd`` (output of unrecognised shapes), ``knob:die`` (the
-process exits mid-call), ``knob:hang`` (never answers). ``knob:throw`` in a session's goal makes
-``New-TeamChatSession`` fail with a terminating error.
+process exits mid-call), ``knob:hang`` (never answers), ``knob:missing-command`` (calls a command
+nobody defined), ``knob:log`` (Write-MSPLog), ``knob:retry-queue`` (Add-MSPRetryQueue).
+``knob:throw`` in a session's goal makes ``New-TeamChatSession`` fail with a terminating error.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Answer:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (message, FullyQualifiedErrorId)
     warnings: list[str] = field(default_factory=list)
     terminating: ErrorRecord | None = None
+    information: list[tuple[str, list[str]]] = field(default_factory=list)  # (message data, tags)
     die: bool = False
     hang: bool = False
 
@@ -83,6 +85,7 @@ class ModuleState:
     def __init__(self) -> None:
         self.functions: dict[str, str] = {}  # lower name -> name
         self.config: dict[str, Any] = {}
+        self.host_config: dict[str, Any] = {}  # what Get-MSPConfig would return
         self.enabled = True
 
     def load(self, source: str) -> None:
@@ -144,6 +147,13 @@ def _teamchat_update(state: ModuleState, params: dict[str, Any]) -> Answer:
     if "throw" in knobs:
         return Answer(terminating=error_record("TeamChat could not format the update", "FormatFailed"))
     out = Answer()
+    if "missing-command" in knobs:  # the script calls a command nobody defined
+        return Answer(terminating=command_not_found("Send-TeamChatTyping"))
+    if "log" in knobs:  # Write-MSPLog "..." -Level Warning, as the host function emits it
+        out.information.append((f"TeamChat skipped a milestone for {session_id}", ["msp:log", "level:Warning"]))
+    if "retry-queue" in knobs:  # Add-MSPRetryQueue -Action UpdateProgress
+        out.information.append(("UpdateProgress", ["msp:retry"]))
+        return out
     if "error-stream" in knobs:
         out.errors.append(("Progress milestone table is corrupt", "MilestoneTable"))
     if "odd" in knobs:

@@ -18,7 +18,7 @@ from ps_fixtures import FIXTURES, Answer, ModuleState, command_not_found, error_
 from psrpcore import CreatePipelineEvent, PSRPPayload, ServerPipeline, ServerRunspacePool
 from psrpcore.types import PSInvocationState
 
-from msp._powershell._transport import LOAD_MODULE_SCRIPT
+from msp._powershell._transport import HOST_FUNCTIONS_SCRIPT, LOAD_MODULE_SCRIPT
 
 
 def plain(value: Any) -> Any:
@@ -85,13 +85,15 @@ class Peer:
         name = str(command.command_text)
         params = {str(n): plain(v) for n, v in command.parameters}
         self._log({"command": name, "script": bool(command.is_script), "parameters": sorted(params),
-                   "values": params, "pid": os.getpid()})
+                   "values": params, "pid": os.getpid(), "order": [str(n) for n, _ in command.parameters]})
         pipe.start()
         answer = self._answer(name, bool(command.is_script), params)
         if answer.die:
             return "die"
         for warning in answer.warnings:
             pipe.write_warning(warning)
+        for data, tags in answer.information:
+            pipe.write_information(data, "stand-in", tags=tags)
         for message, error_id in answer.errors:
             record = error_record(message, error_id)
             pipe.write_error(record.Exception, record.CategoryInfo, fully_qualified_error_id=error_id)
@@ -108,6 +110,12 @@ class Peer:
 
     def _answer(self, name: str, script: bool, params: dict[str, Any]) -> Answer:
         if script:
+            if name == HOST_FUNCTIONS_SCRIPT:
+                # The host functions: the stand-in keeps the config they would serve and answers
+                # with the edition and version it pretends to be ($MSP_STANDIN_PSVERSION).
+                self.module.host_config = {str(params.get("Integration")): params.get("Config")}
+                edition, _, version = os.environ.get("MSP_STANDIN_PSVERSION", "Core 7.4.6").partition(" ")
+                return Answer(output=[edition, version])
             if name == LOAD_MODULE_SCRIPT:
                 self.module.load(str(params.get("Source", "")))
                 return Answer()
@@ -120,8 +128,9 @@ class Peer:
                 return Answer(terminating=error_record(f"The specified module '{path}' was not loaded",
                                                        "Modules_ModuleNotFound"))
             return Answer()
-        if name.lower() == "out-null":  # a built-in cmdlet (the doctor's probe): no output
-            return Answer()
+        if name.lower() == "get-variable" and params.get("Name") == "PSVersionTable":  # the doctor's probe
+            edition, _, version = os.environ.get("MSP_STANDIN_PSVERSION", "Core 7.4.6").partition(" ")
+            return Answer(output=[{"PSEdition": edition, "PSVersion": version}])
         if name.lower() not in self.module.functions:
             return Answer(terminating=command_not_found(name))
         fixture = FIXTURES.get(name.lower())

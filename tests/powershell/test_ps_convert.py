@@ -72,7 +72,7 @@ def test_each_request_shape_becomes_its_action() -> None:
         {"path": "logs/s-1.md", "content": "# s-1\n", "action": "append"},
         {"path": "data.json", "content": {"a": 1}},
     ]
-    out = follow_ups(outputs, CONFIG, function="Fn", resolve=resolve)
+    out = follow_ups(outputs, {**CONFIG, "deliver_returned_queries": True}, function="Fn", resolve=resolve)
     assert out.problems == [] and out.warnings == []
     kinds = [(a.kind, getattr(a, "method", None), getattr(a, "path", None)) for a in out.actions]
     assert kinds == [("http", "POST", "/issues/1/comment"), ("http", "PATCH", "/sessions"), ("http", "POST", ""),
@@ -86,8 +86,8 @@ def test_each_request_shape_becomes_its_action() -> None:
 
 @pytest.mark.parametrize("item, expected", [
     ({"path": "../../etc/passwd", "content": "x"}, "without '..'"),
-    ({"path": "/etc/passwd", "content": "x"}, "relative to the configured root"),
-    ({"path": "C:\\Windows\\x", "content": "x"}, "relative to the configured root"),
+    ({"path": "/etc/passwd", "content": "x"}, "outside the configured root folder; refused"),
+    ({"path": "C:\\Windows\\x", "content": "x"}, "outside the configured root folder; refused"),
     ({"endpoint": "https://evil.test/steal", "payload": {}}, "outside the configured api_url"),
     ({"endpoint": "/x", "method": "TRACE"}, "method 'TRACE'"),
     ({"webhook": "https://hooks.test/other", "payload": {}}, "not the one named by webhook_url"),

@@ -16,7 +16,7 @@ from ps_helpers import WEBHOOK, ps_project_fixture, standin_log_fixture, teamcha
 from msp._executors import ExecutionContext, Outcome
 from msp._executors.powershell import PowerShellExecutor
 from msp._model.actions import FileWrite, GraphQLRequest, HttpRequest, PowerShellCall, action_to_dict
-from msp._powershell._transport import LOAD_MODULE_SCRIPT
+from msp._powershell._transport import HOST_FUNCTIONS_SCRIPT, LOAD_MODULE_SCRIPT
 
 SESSION = {"id": "s-1", "project": "payments", "user": "ada", "goal": "Ship retries",
            "startTime": "2026-01-05T09:00:00Z",
@@ -83,8 +83,11 @@ def test_a_session_runs_end_to_end_with_either_ack_order(ps_project: Path, stand
     log = standin_log()
     assert len({e["pid"] for e in log}) == 1  # one runspace for the whole drain
     assert len(calls_of(log, "Import-Module")) == 1 and len(calls_of(log, "Initialize-TeamChatIntegration")) == 1
-    assert log[0]["command"] == "Import-Module" and log[1]["command"] == "Initialize-TeamChatIntegration"
-    assert log[0]["values"]["Name"] == str((ps_project / "scripts" / "teamchat-integration.ps1").resolve())
+    # host functions first (a fixed script, data as parameters), then the module, then Initialize
+    assert log[0]["command"] == HOST_FUNCTIONS_SCRIPT and log[0]["script"]
+    assert log[0]["values"]["Integration"] == "teamchat"
+    assert log[1]["command"] == "Import-Module" and log[2]["command"] == "Initialize-TeamChatIntegration"
+    assert log[1]["values"]["Name"] == str((ps_project / "scripts" / "teamchat-integration.ps1").resolve())
 
 
 @pytest.mark.parametrize("ack", ["before", "after"])
@@ -148,7 +151,7 @@ def test_initialize_returning_false_disables_the_integration_with_its_warning(
     assert "Initialize-TeamChatIntegration returned $false" in outcomes[0].summary
     assert "TeamChat webhook URL not configured" in outcomes[0].summary
     log = standin_log()
-    assert [e["command"] for e in log] == ["Import-Module", "Initialize-TeamChatIntegration"]
+    assert [e["command"] for e in log] == [HOST_FUNCTIONS_SCRIPT, "Import-Module", "Initialize-TeamChatIntegration"]
 
 
 def test_rest_and_graphql_follow_ups_and_secret_config_values(ps_project: Path, standin_log: Callable[[], Any],
@@ -162,7 +165,7 @@ def test_rest_and_graphql_follow_ups_and_secret_config_values(ps_project: Path, 
         PowerShellCall(function="Add-YourToolDecision",
                        arguments={"Decision": {"content": "Use an outbox"}, "SessionId": "s-1"}),
     ]
-    outcomes = run(yourtool_config(), ps_project, calls, name="yourtool")
+    outcomes = run(yourtool_config(deliver_returned_queries=True), ps_project, calls, name="yourtool")
     assert [o.status for o in outcomes] == ["done"] * 3, [o.summary for o in outcomes]
     create, progress = outcomes[0].follow_ups[0], outcomes[1].follow_ups[0]
     assert (create.method, create.path, create.url_from) == ("POST", "/api/sessions", "api_url")
@@ -212,7 +215,7 @@ def test_no_script_text_is_ever_sent_and_user_text_is_only_in_parameters(
     nasty = "'; Remove-Item -Recurse / ; $(Stop-Computer) `\"@ knob:nothing"
     run(teamchat_config(), ps_project, [update_call(nasty, 50)])
     for entry in standin_log():
-        assert not entry["script"] or entry["command"] == LOAD_MODULE_SCRIPT
+        assert not entry["script"] or entry["command"] in (LOAD_MODULE_SCRIPT, HOST_FUNCTIONS_SCRIPT)
         assert nasty not in entry["command"]
     assert calls_of(standin_log(), "Update-TeamChatProgress")[0]["values"]["Update"]["description"] == nasty
 

@@ -73,3 +73,42 @@ def test_the_example_over_real_winrm(ps_project: Path, monkeypatch: pytest.Monke
               # the remote host has no TEAMCHAT_WEBHOOK_URL: hand it over through Initialize's -Config
               "config": {"webhookUrl_env": "TEAMCHAT_WEBHOOK_URL"}}
     _check(_run(config, ps_project))
+
+
+@pytest.mark.skipif(PWSH is None, reason="pwsh (PowerShell 7) is not on PATH; the fixture scripts' calls are checked "
+                    "as text and bound arguments by test_ps_scripts.py")
+def test_the_fixture_scripts_end_to_end_in_a_real_local_pwsh(tmp_path: Path) -> None:
+    """msp-model's Obsidian script and the seed's Slack example, unchanged, through the bridge:
+    Get-MSPConfig answers the VaultPath default, the returned Windows-style paths land in root."""
+    from shared_fixtures import shared_file
+
+    vault = tmp_path / "vault"
+    obsidian = {"module": str(shared_file("powershell", "msp-model", "obsidian-integration.ps1")), "root": str(vault),
+                "functions": {"update": "Update-ObsidianSessionNote", "session_close": "New-ObsidianDailyNote"},
+                "config": {"vaultPath": str(vault)}, "timeout_s": 60}
+    slack = {"module": str(shared_file("powershell", "seed", "slack-session-summary.ps1")),
+             "functions": {"session_close": "Send-SlackSessionSummary"}, "webhook_url_env": "SLACK_WEBHOOK_URL",
+             "timeout_s": 60}
+    os.environ.setdefault("SLACK_WEBHOOK_URL", "https://hooks.slack.test/services/T/B/x")
+
+    async def go() -> list[Outcome]:
+        ex = PowerShellExecutor()
+        try:
+            return [
+                await ex.execute(PowerShellCall(function="Update-ObsidianSessionNote",
+                                                arguments={"Update": "Half way", "Progress": 50}),
+                                 ExecutionContext("obsidian", obsidian, tmp_path)),
+                await ex.execute(PowerShellCall(function="New-ObsidianDailyNote", arguments={"Session": SESSION}),
+                                 ExecutionContext("obsidian", obsidian, tmp_path)),
+                await ex.execute(PowerShellCall(function="Send-SlackSessionSummary", arguments={"Session": SESSION}),
+                                 ExecutionContext("slack", slack, tmp_path)),
+            ]
+        finally:
+            await ex.aclose()
+
+    update, daily, post = asyncio.run(go())
+    assert [o.status for o in (update, daily, post)] == ["done"] * 3, [o.summary for o in (update, daily, post)]
+    assert isinstance(update.follow_ups[0], FileWrite) and update.follow_ups[0].path.startswith("Daily Notes/")
+    assert "- Progress: 50%" in update.follow_ups[0].content
+    assert "**Session ID**: s-real" in daily.follow_ups[0].content
+    assert isinstance(post.follow_ups[0], HttpRequest) and post.follow_ups[0].url_from == "webhook_url"

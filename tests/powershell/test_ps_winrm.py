@@ -18,7 +18,7 @@ from msp._executors import ExecutionContext, Outcome
 from msp._executors.powershell import PowerShellExecutor
 from msp._model.actions import FileWrite, PowerShellCall, action_to_dict
 from msp._powershell._convert import normalise
-from msp._powershell._transport import LOAD_MODULE_SCRIPT
+from msp._powershell._transport import HOST_FUNCTIONS_SCRIPT, LOAD_MODULE_SCRIPT
 
 PASSWORD = "winrm-Pa55-SECRET"
 
@@ -82,9 +82,10 @@ def test_a_session_over_winrm(ps_project: Path, wsman: WSManServer, standin_log:
 
     log = standin_log()
     # the module's text went over as a parameter of the fixed loader script; no other script ran
-    assert log[0]["command"] == LOAD_MODULE_SCRIPT and log[0]["parameters"] == ["Name", "Source"]
-    assert "function New-TeamChatSession" in log[0]["values"]["Source"]
-    assert [e for e in log if e["script"] and e["command"] != LOAD_MODULE_SCRIPT] == []
+    assert log[0]["command"] == HOST_FUNCTIONS_SCRIPT and log[0]["parameters"] == ["Config", "ConfigKey", "Integration"]
+    assert log[1]["command"] == LOAD_MODULE_SCRIPT and log[1]["parameters"] == ["Name", "Source"]
+    assert "function New-TeamChatSession" in log[1]["values"]["Source"]
+    assert [e for e in log if e["script"] and e["command"] not in (LOAD_MODULE_SCRIPT, HOST_FUNCTIONS_SCRIPT)] == []
     assert [e["command"] for e in log].count("Initialize-TeamChatIntegration") == 1
     assert wsman.requests.count("Create") == 1 and wsman.requests[-1] == "Delete"
     text = json.dumps([action_to_dict(f) for o in outcomes for f in o.follow_ups])
@@ -104,7 +105,7 @@ def test_a_remote_module_path_is_imported_by_name(ps_project: Path, wsman: WSMan
     remote = str(ps_project / "scripts" / "teamchat-integration.ps1")  # "on the remote host" for the test peer
     [outcome] = run(winrm_config(wsman, remote_module=remote), ps_project, [update("x", 75)])
     assert outcome.status == "done", outcome.summary
-    assert standin_log()[0] == {**standin_log()[0], "command": "Import-Module", "values": {"Name": remote}}
+    assert standin_log()[1] == {**standin_log()[1], "command": "Import-Module", "values": {"Name": remote}}
 
 
 def test_wrong_password_is_a_retry_that_never_shows_the_password(ps_project: Path, wsman: WSManServer,
