@@ -1,5 +1,11 @@
 """Logging: readable warnings on stderr, JSON lines under ``.msp/logs/``, secrets redacted.
 
+Redaction has two parts. Patterns catch what looks like a credential (``token=...``, ``Bearer
+...``, ``user:password@``). And the values themselves: every secret an executor resolved in this
+process is remembered (:func:`remember_secret`), and any run of ``FRAGMENT`` or more of its
+characters is masked wherever it appears, so a server echoing a token, whole or cut short in an
+excerpt, never gets it into a log line, the store or the screen.
+
 structlog is imported only when something is actually logged, so a quiet command pays nothing
 for it.
 
@@ -22,7 +28,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,64 @@ BACKUPS = 3
 _LOCK_WAIT_S = 10.0
 
 
+#: A run this long of a known secret's characters is masked. Shorter runs are too common in
+#: ordinary text (a word, a number) to be told apart from it.
+FRAGMENT = 8
+#: At most this many secret values are remembered per process (the newest are kept).
+_MAX_KNOWN = 512
+_known: dict[str, bool] = {}
+_known_lock = threading.Lock()
+
+
+def remember_secret(value: str, *, fragments: bool = True) -> None:
+    """Mask ``value`` from now on in everything redacted by this process. ``fragments=False``
+    masks only the whole value (a secret URL, whose scheme and host are not secret and would
+    otherwise mask every URL of that service)."""
+    if not value or len(value) < 4:
+        return
+    with _known_lock:
+        _known[value] = _known.get(value, False) or fragments
+        while len(_known) > _MAX_KNOWN:
+            del _known[next(iter(_known))]
+
+
+def mask_secrets(text: str, extra: Iterable[str] = ()) -> str:
+    """``text`` with every known secret value (``extra`` too), and any run of ``FRAGMENT`` or
+    more characters of one, replaced by ``***``."""
+    with _known_lock:
+        known = dict(_known)
+    for value in extra:
+        if value and len(value) >= 4:
+            known[value] = known.get(value, False) or "://" not in value
+    if not known or not text:
+        return text
+    for value in sorted(known, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, REDACTED)
+    grams = {v[i : i + FRAGMENT] for v, frag in known.items() if frag for i in range(len(v) - FRAGMENT + 1)}
+    if not grams or len(text) < FRAGMENT:
+        return text
+    hidden = bytearray(len(text))
+    found = False
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in grams:
+            hidden[i : i + FRAGMENT] = b"\x01" * FRAGMENT
+            found = True
+    if not found:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if hidden[i]:
+            while i < len(text) and hidden[i]:
+                i += 1
+            out.append(REDACTED)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """Mask any value under a secret-looking key, recursively; scrub credentials in text."""
     if key is not None and SECRET_KEY.search(key) and not key.endswith(("_env", "_keyring")):
@@ -56,6 +120,7 @@ def redact(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
+        value = mask_secrets(value)
         value = _SECRET_VALUE.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
         value = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{REDACTED}@", value)
         return _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, value)

@@ -40,6 +40,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("MSP_") and key not in ("MSP_USER_CONFIG",):
             monkeypatch.delenv(key, raising=False)
+    # Secrets one test's drain resolved are masked process-wide from then on; not in the next test.
+    import msp._logging
+
+    monkeypatch.setattr(msp._logging, "_known", {})
 
 
 @pytest.fixture

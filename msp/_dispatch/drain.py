@@ -39,7 +39,7 @@ from msp._config import DispatchConfig
 from msp._dispatch.policy import Limits, after_failure
 from msp._dispatch.registry import ExecutorUnavailable, Registry
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
-from msp._logging import get_log, redact
+from msp._logging import get_log, mask_secrets, redact, remember_secret
 from msp._secrets import MissingCredential
 from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
 from msp._store.outbox_rules import clamp_delay_s, counts_attempt, delay_cap_s, now_ms
@@ -121,13 +121,17 @@ class _Context(ExecutionContext):
     def remember(self, value: str) -> None:
         if value and len(value) >= 4:
             self.seen.add(value)
+            # For the whole process too: whatever this drain stores, logs or reports (another
+            # lane's error quoting it, say) is masked as well. A URL is masked whole only; the
+            # http executor remembers its secret pieces (path, query) on their own.
+            remember_secret(value, fragments="://" not in value)
 
 
 def scrub(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:
-    """Text safe to store or print: known secret values masked, credential-looking text redacted."""
-    for value in sorted(secrets, key=len, reverse=True):
-        text = text.replace(value, "***")
-    clean = redact(text)
+    """Text safe to store or print: every secret resolved in this process (and ``secrets``)
+    masked, with any run of 8 or more of its characters (a token cut short in an excerpt),
+    then credential-looking text redacted."""
+    clean = redact(mask_secrets(text, secrets))
     out = clean if isinstance(clean, str) else str(clean)
     return out if len(out) <= MAX_TEXT else out[: MAX_TEXT - 1] + "…"
 

@@ -14,7 +14,12 @@ and creating it would scatter files on the mount point or fork the synced folder
 stays pending until the folder exists; the summary says which folder is missing. Folders
 *inside* the root are created as needed.
 
-How: the new content goes to a temporary file in the target's folder (a dot-file, so Obsidian
+How: the path is resolved once (following symlinks that stay inside the root); then the root
+is opened and each real folder below it opened from its parent's handle with ``O_NOFOLLOW``
+(created there when missing), and everything after (read, temporary file, rename) names files
+relative to that open folder. A folder swapped for a symlink during the write is refused, or the
+write lands in the folder that was opened (still inside the root): no swap can redirect it out.
+The new content goes to a temporary file in the target's folder (a dot-file, so Obsidian
 ignores it), is fsynced, and renamed over the target with ``os.replace``; then the folder is
 fsynced. A reader sees the old file or the new one, never half of either. The file's
 permissions are kept; a new file gets the usual ``0666 & ~umask``. Writers of one folder are
@@ -68,6 +73,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -403,56 +409,153 @@ def _folder_lock(folder: Path, timeout_s: float) -> Iterator[None]:
         lock.release()
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
+#: Whether this platform can resolve names relative to an open folder (``openat`` and friends).
+#: Where it cannot (Windows), names are joined to the folder's path, checked as before.
+_AT = {os.open, os.mkdir, os.stat, os.unlink, os.link} <= os.supports_dir_fd
+_O_DIR = getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _checkpoint(stage: str, folder: Path) -> None:
+    """A seam for tests: called after the path was resolved (``resolved``) and right before the
+    file is written (``writing``), the two moments a folder swapped for a symlink could once
+    redirect a write. Does nothing."""
+
+
+class _Folder:
+    """A folder inside the root, held open: every name below is looked up relative to this
+    handle, never through the path again, so a folder renamed or swapped for a symlink after it
+    was opened cannot redirect what is read or written (``path`` is for messages and the lock)."""
+
+    def __init__(self, path: Path, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    def __enter__(self) -> _Folder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _at(self, name: str) -> tuple[str | Path, dict[str, Any]]:
+        if self.fd is None:
+            return self.path / name, {}
+        return name, {"dir_fd": self.fd}
+
+    def open(self, name: str, flags: int, mode: int = 0o777) -> int:
+        where, at = self._at(name)
+        return os.open(where, flags, mode, **at)
+
+    def stat(self, name: str) -> os.stat_result:
+        where, at = self._at(name)
+        return os.stat(where, follow_symlinks=False, **at)
+
+    def unlink(self, name: str) -> None:
+        where, at = self._at(name)
+        os.unlink(where, **at)
+
+    def link(self, src: str, dst: str) -> None:
+        if self.fd is None:
+            os.link(self.path / src, self.path / dst)
+        else:
+            os.link(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd, follow_symlinks=False)
+
+    def replace(self, src: str, dst: str) -> None:
+        if self.fd is None:
+            os.replace(self.path / src, self.path / dst)
+        else:
+            os.replace(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def fsync(self) -> None:
+        if os.name != "posix":
+            return
+        fd = self.fd if self.fd is not None else os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # some file systems cannot fsync a folder; the rename itself is still atomic
+        finally:
+            if fd != self.fd:
+                os.close(fd)
+
+
+def _open_folder(real_root: Path, names: list[str]) -> _Folder:
+    """The folder ``real_root/names...``, opened one component at a time from a handle on the
+    root, each step refusing a symlink (``O_NOFOLLOW``) and anything not a folder
+    (``O_DIRECTORY``); missing folders are created on the way, relative to their parent's handle.
+    ``names`` come from resolving the path (symlinks inside the root already followed), so a
+    symlink met here was swapped in since: the write is refused rather than followed."""
+    path = real_root.joinpath(*names)
+    if not _AT:
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+        if names and contained(real_root, names) != path:
+            raise Refused(f"folder {'/'.join(names)!r} changed to point elsewhere while writing")
+        return _Folder(path, None)
+    fd = _open_dir(real_root, None, real_root)
     try:
-        st = os.stat(path, follow_symlinks=False)
+        for i, name in enumerate(names):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=fd)
+            step = _open_dir(name, fd, real_root.joinpath(*names[: i + 1]))
+            os.close(fd)
+            fd = step
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Folder(path, fd)
+
+
+def _open_dir(name: str | Path, dir_fd: int | None, shown: Path) -> int:
+    try:
+        return os.open(name, os.O_RDONLY | _O_DIR, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):  # EMLINK: FreeBSD's ELOOP here
+            raise Refused(
+                f"{shown} is not a folder (a file, or a symlink swapped in while writing); not followed"
+            ) from None
+        raise
+
+
+def _stamp(folder: _Folder, name: str) -> tuple[int, int, int] | None:
+    try:
+        st = folder.stat(name)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _read(path: Path) -> str | None:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+def _read(folder: _Folder, name: str) -> str | None:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = folder.open(name, flags)
     except FileNotFoundError:
         return None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise Refused(f"{path.name} became a symlink; not followed") from None
+            raise Refused(f"{name} became a symlink; not followed") from None
         raise
     with os.fdopen(fd, "rb") as fh:
         data = fh.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Refused(f"{path} is not UTF-8 text; msp will not rewrite it") from None
+        raise Refused(f"{folder.path / name} is not UTF-8 text; msp will not rewrite it") from None
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot fsync a folder; the rename itself is still atomic
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(target: Path, data: bytes, expect: tuple[int, int, int] | None) -> str:
-    """Write ``data`` to ``target`` through a temporary file, if the target still is what was
-    read (``expect``: its stamp, or None for "does not exist"). Returns ``written``, or
+def _write_atomic(folder: _Folder, name: str, data: bytes, expect: tuple[int, int, int] | None) -> str:
+    """Write ``data`` to ``name`` in ``folder`` through a temporary file, if the target still is
+    what was read (``expect``: its stamp, or None for "does not exist"). Returns ``written``, or
     ``changed`` when someone else wrote or created it first (nothing is written then)."""
-    folder = target.parent
-    tmp = folder / f".msp-{secrets.token_hex(8)}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
+    tmp = f".msp-{secrets.token_hex(8)}.tmp"
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    fd = folder.open(tmp, flags, 0o666)
     try:
         try:
             with contextlib.suppress(FileNotFoundError):
-                mode = os.stat(target, follow_symlinks=False).st_mode & 0o7777
+                mode = folder.stat(name).st_mode & 0o7777
                 if hasattr(os, "fchmod"):
                     os.fchmod(fd, mode)
             view = memoryview(data)
@@ -462,23 +565,23 @@ def _write_atomic(target: Path, data: bytes, expect: tuple[int, int, int] | None
             os.fsync(fd)
         finally:
             os.close(fd)
-        if _stamp(target) != expect:
+        if _stamp(folder, name) != expect:
             return "changed"
         if expect is None:
             try:
-                os.link(tmp, target)  # fails rather than overwrite a file created meanwhile
+                folder.link(tmp, name)  # fails rather than overwrite a file created meanwhile
             except FileExistsError:
                 return "changed"
             except OSError:  # no hard links here: the folder lock keeps check-then-rename safe
-                if os.path.lexists(target):
+                if _stamp(folder, name) is not None:
                     return "changed"
-                os.replace(tmp, target)
+                folder.replace(tmp, name)
         else:
-            os.replace(tmp, target)
+            folder.replace(tmp, name)
     finally:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(folder)
+            folder.unlink(tmp)
+    folder.fsync()
     return "written"
 
 
@@ -519,17 +622,19 @@ class FileExecutor(BaseExecutor):
     def _write(self, action: Any, ctx: ExecutionContext) -> Outcome:
         parts = relative_parts(action.path)
         real_root = resolve_root(action.root_from, ctx.config, ctx.project_root)
+        # Symlinks that stay inside the root are followed here, once; from then on the real
+        # components are opened one by one from a handle on the root, refusing any symlink.
         target = contained(real_root, parts)
-        rel = target.relative_to(real_root).as_posix()
-        if target.is_dir():
-            raise Refused(f"{rel} is a folder, not a file")
-        if not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target = contained(real_root, parts)  # a folder swapped for a symlink meanwhile
-        with _folder_lock(target.parent, ctx.timeout_s):
+        real = list(target.relative_to(real_root).parts)
+        rel, name = "/".join(real), real[-1]
+        _checkpoint("resolved", target.parent)
+        with _open_folder(real_root, real[:-1]) as folder, _folder_lock(folder.path, ctx.timeout_s):
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISDIR(folder.stat(name).st_mode):
+                    raise Refused(f"{rel} is a folder, not a file")
             for _ in range(_MAX_REDO):
-                before = _stamp(target)
-                existing = _read(target)
+                before = _stamp(folder, name)
+                existing = _read(folder, name)
                 if existing is None and before is not None:
                     before = None  # removed between the two calls
                 try:
@@ -541,9 +646,8 @@ class FileExecutor(BaseExecutor):
                     return Outcome("done", f"{rel}: exists, left as it is")
                 if text == existing:
                     return Outcome("done", f"{rel}: unchanged ({what})")
-                if contained(real_root, parts) != target:
-                    raise Refused(f"path {rel!r} changed to point elsewhere while writing")
-                if _write_atomic(target, text.encode("utf-8"), before) == "written":
+                _checkpoint("writing", folder.path)
+                if _write_atomic(folder, name, text.encode("utf-8"), before) == "written":
                     return Outcome("done", f"{rel}: written ({what}, {len(text.encode('utf-8'))} bytes)")
                 # changed under us (an editor saved, another writer created it): read again
         return Outcome("retry", f"{rel} kept changing while msp wrote it; will try again")

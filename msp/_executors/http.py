@@ -11,7 +11,9 @@ reaches into a list or table) and ``endpoint`` (graphql)
     the secret ``token`` as password) or ``header`` (the header named by ``auth_header``, default
     ``Authorization``, carrying the secret ``token`` as it is).
 ``secret_headers``
-    ``{"Header-Name": "ENV_VAR"}``: headers whose values are read from environment variables.
+    ``{"Header-Name": "ENV_VAR"}`` (or ``{env = "ENV_VAR"}``, or ``{keyring = "service/user"}``):
+    headers whose values are read, at send time, from environment variables or keyring
+    entries. A credential header in plain ``headers`` is a config error naming this key.
 ``signing_secret_env`` / ``signing_secret_keyring``
     When set, ``X-MSP-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + the exact
     body bytes>``: the time is signed with the body, so a receiver can refuse a replayed
@@ -31,7 +33,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from msp._executors.http_answers import (
     read_retry_delay,
 )
 from msp._logging import get_log
-from msp._secrets import MissingCredential, resolve_secret, secret_names
+from msp._secrets import MissingCredential, resolve_header, resolve_secret, secret_names
 
 if TYPE_CHECKING:
     import httpx
@@ -165,13 +166,8 @@ def auth_headers(ctx: ExecutionContext) -> dict[str, str]:
     extra = cfg.get("secret_headers") or {}
     if not isinstance(extra, Mapping):
         raise _config_problem(ctx.integration, "secret_headers must be a table of header = \"ENV_VAR\"")
-    for header, env_name in extra.items():
-        value = os.environ.get(str(env_name))
-        if not value:
-            raise MissingCredential(
-                f"integrations.{ctx.integration}: environment variable {env_name} (for header {header}) is not set",
-                f"export {env_name}=... in the environment that runs msp dispatch",
-            )
+    for header, spec in extra.items():
+        value = resolve_header(spec, str(header), integration=ctx.integration)
         _remember(ctx, value)
         out[str(header)] = value
     return out

@@ -233,6 +233,14 @@ class Session(_View):
         0, ge=0, description="How many updates the session has: the session a hook receives holds only the "
         "latest of them (msp._model.events.RECENT_UPDATES), except on close. Left out, it is len(updates).",
     )
+    started_seq: int | None = Field(
+        None, description="The store's position (sequence) of the session_started event; None when not read "
+        "from a store.",
+    )
+    last_seq: int | None = Field(
+        None, description="The store's position of the session's latest event. Positions strictly increase; times "
+        "do not (two events may share a millisecond), so what was later is decided by these.",
+    )
     updates: list[Update] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)

@@ -32,10 +32,15 @@ class SessionFolder:
         #: reads only the latest; see msp._model.events.RECENT_UPDATES).
         self.earlier_updates = 0
         self.last_at: Any = None
+        self.started_seq: int | None = None
+        self.last_seq: int | None = None
         self.count = 0
 
     def apply(self, event: Event, foreign_blockers: Mapping[str, Event] | None = None) -> None:
         self.last_at = event.at
+        self.last_seq = event.seq
+        if event.type == "session_started":
+            self.started_seq = event.seq
         self.count += 1
         # What the event means is its kind's business; an unknown type only counts.
         kind = KINDS.get(event.type)
@@ -71,6 +76,8 @@ class SessionFolder:
             last_event_at=self.last_at,
             update_count=self.earlier_updates + len(self.updates),
             updates=list(updates),
+            started_seq=self.started_seq,
+            last_seq=self.last_seq,
             decisions=list(self.decisions),
             entities=list(self.entities),
             blockers=list(self.blockers.values()),

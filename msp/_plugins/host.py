@@ -99,6 +99,8 @@ def config_errors(schema: Mapping[str, Any], config: Mapping[str, Any], prefix: 
     errors = []
     for err in sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path)):
         path = ".".join(str(p) for p in [prefix, *err.absolute_path])
+        if "propertyNames" in err.relative_schema_path and err.absolute_path and err.absolute_path[-1] == "headers":
+            continue  # a credential header: credential_header_problems says so, naming secret_headers
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             errors.append(f"{path}: unknown key(s) {', '.join(extra)}")
@@ -227,8 +229,12 @@ class PluginHost:
             # Documented defaults of the integration sit under what the user wrote.
             if defaults is not None:
                 own = {**defaults, **own}
-            if validate and schema is not None:
-                problems = config_errors(schema, own, f"integrations.{name}")
+            if validate:
+                from msp._secrets import credential_header_problems
+
+                problems = config_errors(schema, own, f"integrations.{name}") if schema is not None else []
+                # Any integration's plain headers: a credential there would be stored in every action.
+                problems += credential_header_problems(own, f"integrations.{name}")
                 if problems:
                     raise ConfigError("; ".join(problems))
             self.pm.register(plugin, name=name)

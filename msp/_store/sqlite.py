@@ -452,7 +452,7 @@ class SqliteAccess:
         """The session as it stands with its latest ``recent`` updates, from the stored
         projection: the session row's fields and counts, the latest updates and the other
         items, each read through the events index. No update but those is read."""
-        row = self._db.execute("SELECT state, last_at FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        row = self._db.execute("SELECT state, last_at, last_seq FROM sessions WHERE id = ?", (session_id,)).fetchone()
         if row is None:
             raise KeyError(session_id)
         if row["state"] is None:  # a store older than the projection: fold once
@@ -462,6 +462,12 @@ class SqliteAccess:
         latest = self.session_events(session_id, _UPDATE_TYPES, limit=recent, newest_first=True) if recent > 0 else []
         folder.fields = fields
         folder.last_at = parse_time(row["last_at"])
+        folder.last_seq = row["last_seq"]
+        started = self._db.execute(
+            "SELECT seq FROM events WHERE session_id = ? AND type = 'session_started' ORDER BY seq LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        folder.started_seq = started[0] if started else None
         folder.updates = [cast(Update, _UPDATE_VIEW(e)) for e in reversed(latest)]
         folder.earlier_updates = counts.get("updates", 0) - len(folder.updates)
         return folder.view()

@@ -411,7 +411,7 @@ def test_permissions_are_kept(root: Path) -> None:
 def test_a_failed_rename_leaves_the_old_file_whole(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(root, "a.md", "old content\n")
 
-    def broken_replace(src: Any, dst: Any) -> None:
+    def broken_replace(src: Any, dst: Any, **at: Any) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
@@ -427,10 +427,11 @@ def test_an_edit_saved_while_msp_writes_is_kept(root: Path, monkeypatch: pytest.
     real_read = file_mod._read
     calls = {"n": 0}
 
-    def read_then_user_saves(path: Path) -> str | None:
-        text = real_read(path)
+    def read_then_user_saves(folder: Any, name: str) -> str | None:
+        text = real_read(folder, name)
         calls["n"] += 1
         if calls["n"] == 1:  # the user's editor saves right after msp read the file
+            path = folder.path / name
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write("typed by the user meanwhile\n")
             os.utime(path, ns=(0, 1))  # a different mtime even on coarse clocks

@@ -93,8 +93,8 @@ __all__ = [
 
 
 @hookimpl
-def msp_session_start(session: Any) -> list[CypherQuery]:
-    return _graph.session_started(session)
+def msp_session_start(session: Any, event: Any) -> list[CypherQuery]:
+    return _graph.session_started(session, event.seq)
 
 
 @hookimpl
@@ -118,8 +118,8 @@ def msp_blocker(blocker: Any, resolved: bool) -> list[CypherQuery]:
 
 
 @hookimpl
-def msp_session_close(session: Any) -> list[CypherQuery]:
-    return _graph.session_closed(session)
+def msp_session_close(session: Any, event: Any) -> list[CypherQuery]:
+    return _graph.session_closed(session, event.seq)
 
 
 @hookimpl

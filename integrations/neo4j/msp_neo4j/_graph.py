@@ -18,7 +18,11 @@ of order converge to the same graph:
   session), so an item that arrives first leaves an id-only node its own action fills in later;
 * a session's start never overwrites what its close recorded (``status`` and ``progress`` are
   set with ``coalesce``), a blocker's raise never reopens a resolved blocker;
-* ``ProjectState`` only moves forward in time (``as_of_ms`` guard);
+* ``ProjectState`` only moves forward, by the store's position of the event that wrote it
+  (``as_of_seq``, the event's ``seq``: strictly increasing, unlike a clock, which gives two
+  events of one millisecond the same reading; the export reads it from the sessions, which
+  know the positions of their start and latest event). A row without a position (a session
+  built by hand, not read from a store) only fills a state that has none;
 * ``FOLLOWS`` is recomputed from ``started_ms`` on both sides of a new session, so sessions
   replayed in any order end up in one chain.
 """
@@ -95,7 +99,7 @@ SET p.name = r.id
 MERGE (st:ProjectState {id: r.id})
 MERGE (p)-[:HAS_STATE]->(st)
 WITH st, r
-WHERE st.as_of_ms IS NULL OR st.as_of_ms <= r.props.as_of_ms
+WHERE st.as_of_seq IS NULL OR st.as_of_seq <= r.props.as_of_seq
 SET st += r.props"""
 
 PROGRESS = """\
@@ -200,8 +204,14 @@ def _close_props(session: Any) -> dict[str, Any]:
     }
 
 
-def _state_row(session: Any) -> dict[str, Any]:
+def _state_row(session: Any, seq: int | None = None) -> dict[str, Any]:
+    """The project's state after ``session``'s start or close. ``seq`` is that event's position
+    in the store (a hook has it from its ``event``; a session read from the store knows the
+    position of its start and of its latest event, the close for a closed one): it decides
+    which of two states is the later one."""
     closed = session.status == "closed"
+    if seq is None:
+        seq = getattr(session, "last_seq" if closed else "started_seq", None)
     at = (session.ended_at or session.last_event_at) if closed else session.started_at
     return {
         "id": session.project,
@@ -214,6 +224,7 @@ def _state_row(session: Any) -> dict[str, Any]:
             "summary": session.summary if closed else None,
             "as_of": format_time(at),
             "as_of_ms": epoch_ms(at),
+            "as_of_seq": seq,
         },
     }
 
@@ -343,13 +354,13 @@ def _q(statement: str, rows: list[dict[str, Any]]) -> CypherQuery:
     return CypherQuery(statement=statement, parameters={"rows": rows})
 
 
-def session_started(session: Any) -> list[CypherQuery]:
+def session_started(session: Any, seq: int | None = None) -> list[CypherQuery]:
     chain = [_chain_row(session)]
     return [
         _q(SESSION_START, [_start_row(session)]),
         _q(FOLLOWS_PREVIOUS, chain),
         _q(FOLLOWED_BY_NEXT, chain),
-        _q(PROJECT_STATE, [_state_row(session)]),
+        _q(PROJECT_STATE, [_state_row(session, seq)]),
     ]
 
 
@@ -388,14 +399,21 @@ def blocker_changed(blocker: Any, resolved: bool) -> list[CypherQuery]:
     return [_q(BLOCKER_RESOLVED if resolved and blocker.resolved_at is not None else BLOCKER_RAISED, [row])]
 
 
-def session_closed(session: Any) -> list[CypherQuery]:
+def session_closed(session: Any, seq: int | None = None) -> list[CypherQuery]:
     return [
         _q(SESSION_CLOSE, [{"id": session.id, "project": session.project, "props": _close_props(session)}]),
-        _q(PROJECT_STATE, [_state_row(session)]),
+        _q(PROJECT_STATE, [_state_row(session, seq)]),
     ]
 
 
 # --- many sessions at once: export and replay ------------------------------------------------
+
+
+def _position(state: dict[str, Any]) -> tuple[int, int]:
+    """Which of two states is later: by the store's position; by time only for sessions that
+    were not read from a store (built by hand), where there is none."""
+    seq = state["props"]["as_of_seq"]
+    return (0, state["props"]["as_of_ms"]) if seq is None else (1, seq)
 
 
 def _dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -433,7 +451,7 @@ def session_rows(sessions: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
                                         "props": _close_props(session)})
         state = _state_row(session)
         current = states.get(session.project)
-        if current is None or current["props"]["as_of_ms"] <= state["props"]["as_of_ms"]:
+        if current is None or _position(current) <= _position(state):
             states[session.project] = state
     for blocker in blockers.values():
         target = BLOCKER_RESOLVED if blocker.resolved_at is not None else BLOCKER_RAISED

@@ -6,10 +6,16 @@ dispatcher's (see docs/dispatch.md).
 
 The document (``schema = "msp.webhook.v1"``)::
 
-    {"schema": "msp.webhook.v1", "id": "<event id, stable across retries>", "type": "decision_recorded",
-     "time": "2026-01-05T09:14:00.000000Z", "session_id": "...", "project": "...", "source": "cli",
+    {"schema": "msp.webhook.v1", "id": "<event id, stable across retries>", "seq": 42,
+     "type": "decision_recorded", "time": "2026-01-05T09:14:00.000000Z", "session_id": "...",
+     "project": "...", "source": "cli",
      "item": {...the new update / decision / entity / blocker, or the session for start and close...},
      "session": {"id": ..., "project": ..., "goal": ..., "issue": ..., "status": ..., "progress": ...}}
+
+``seq`` is the event's position in msp's store: strictly increasing in recording order. Deliveries
+can repeat (a retry whose answer was lost) and, across sessions, arrive out of order; a receiver
+keeping "the latest" of anything keeps the document with the highest ``seq`` it has seen, never
+the latest ``time`` (two events can share a timestamp).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ EVENT_TYPES = [
 ]
 
 _SECRET_NAME = {"type": "string", "minLength": 1}
+#: Header names that carry credentials (the core refuses them in any integration's headers too).
+_CREDENTIAL_HEADER = (
+    r"(?i)^(authorization|proxy-authorization|cookie|x-api-key|x-auth-token)$"
+    r"|token|(?<!^idempotency-)key\b|apikey|passw(or)?d|secret|credential"
+)
 _URL = {"type": "string", "pattern": "^https?://", "description": "An http(s) URL (not secret)."}
 
 config_schema: dict[str, Any] = {
@@ -56,13 +67,25 @@ config_schema: dict[str, Any] = {
         },
         "headers": {
             "type": "object",
-            "description": "Extra non-secret headers.",
+            "description": "Extra non-secret headers, stored with every action. Credential headers (Authorization, "
+            "Proxy-Authorization, Cookie, X-Api-Key, names with token/key/secret/password) are refused: use "
+            "secret_headers.",
             "additionalProperties": {"type": "string"},
+            "propertyNames": {"not": {"pattern": _CREDENTIAL_HEADER}},
         },
         "secret_headers": {
             "type": "object",
-            "description": "Extra headers whose values are read from the named environment variables at send time.",
-            "additionalProperties": {"type": "string", "minLength": 1},
+            "description": "Extra headers whose values are read at send time, never stored: "
+            "{ \"X-Api-Key\" = \"ENV_VAR\" }, { env = \"ENV_VAR\" } or { keyring = \"service/user\" }.",
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "object", "additionalProperties": False, "required": ["env"],
+                     "properties": {"env": _SECRET_NAME}},
+                    {"type": "object", "additionalProperties": False, "required": ["keyring"],
+                     "properties": {"keyring": _SECRET_NAME}},
+                ]
+            },
         },
         "signing_secret_env": {
             **_SECRET_NAME,
@@ -136,6 +159,7 @@ def document(event: Any, session: Any, item: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": SCHEMA_ID,
         "id": event.id,
+        "seq": event.seq,
         "type": event.type,
         "time": event.to_dict()["at"],
         "session_id": event.session_id,

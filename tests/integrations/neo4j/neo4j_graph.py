@@ -68,6 +68,20 @@ def record_both(manager: Any) -> None:
     record(manager, SECOND)
 
 
+def one_millisecond(record_with: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``record_with``, its events all stamped within one millisecond (a microsecond apart), as a
+    fast machine records them: a clock cannot tell them apart, only the store's order can."""
+    from datetime import UTC, datetime, timedelta
+
+    def recorded(manager: Any) -> None:
+        ticks = iter(range(1000))
+        base = datetime(2026, 1, 5, 9, 0, 0, 961_000, tzinfo=UTC)
+        manager.clock = lambda: base + timedelta(microseconds=next(ticks))
+        record_with(manager)
+
+    return recorded
+
+
 @contextmanager
 def falkordb_graph(port: int, name: str) -> Iterator[Any]:
     from falkordb import FalkorDB

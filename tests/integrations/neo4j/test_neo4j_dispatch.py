@@ -21,6 +21,7 @@ from neo4j_graph import (
     falkordb_graph,
     follows,
     node_counts,
+    one_millisecond,
     props,
     record,
     record_both,
@@ -96,11 +97,12 @@ def test_delivering_everything_again_changes_nothing(tmp_path: Path, falkordb_se
 def test_any_action_delivered_again_later_changes_nothing(tmp_path: Path, falkordb_server: Any,
                                                          graph: Any, graph_name: str) -> None:
     """After everything is in, each action once more, latest first: a session's start after
-    its close, a blocker's raise after its resolution, an old ProjectState after a newer one."""
+    its close, a blocker's raise after its resolution, an old ProjectState after a newer one.
+    Recorded within one millisecond, so only the store's order tells the states apart."""
     from msp._model.actions import action_from_dict
 
     root = _project(tmp_path, falkordb_server.port, graph_name)
-    plan(root, "neo4j", None, record_both)
+    plan(root, "neo4j", None, one_millisecond(record_both))
     drain(root)
     before = snapshot(graph)
     actions = [action_from_dict(r["payload"]) for r in stored_actions(root)]
@@ -114,11 +116,12 @@ def test_any_action_delivered_again_later_changes_nothing(tmp_path: Path, falkor
 def test_sessions_delivered_in_any_order_converge(tmp_path: Path, falkordb_server: Any, graph: Any,
                                                  graph_name: str, order: tuple[int, ...]) -> None:
     """Replay order across sessions must not matter: three sessions' actions, session by
-    session in every order, build the graph the dispatcher built (FOLLOWS chain included)."""
+    session in every order, build the graph the dispatcher built (FOLLOWS chain included).
+    Recorded within one millisecond, so only the store's order tells the states apart."""
     from msp._model.actions import action_from_dict
 
     root = _project(tmp_path, falkordb_server.port, graph_name)
-    plan(root, "neo4j", None, lambda m: record(m, [*FIRST, *SECOND, *SECOND]))
+    plan(root, "neo4j", None, one_millisecond(lambda m: record(m, [*FIRST, *SECOND, *SECOND])))
     drain(root)
     expected = snapshot(graph)
     assert len(follows(graph)) == 2
@@ -136,6 +139,28 @@ def test_sessions_delivered_in_any_order_converge(tmp_path: Path, falkordb_serve
             assert snapshot(g) == expected
         finally:
             g.delete()
+
+
+def test_project_state_delivered_in_every_order_ends_at_the_latest(tmp_path: Path, falkordb_server: Any,
+                                                                  graph: Any, graph_name: str) -> None:
+    """Two sessions recorded within one millisecond: their four ProjectState writes (start and
+    close of each), delivered again in every order after everything else, leave the state the
+    last event made (the second session closed at 80%), never an older one."""
+    from msp._model.actions import action_from_dict
+
+    root = _project(tmp_path, falkordb_server.port, graph_name)
+    plan(root, "neo4j", None, one_millisecond(record_both))
+    drain(root)
+    expected = snapshot(graph)
+    (state,) = props(graph, "ProjectState")
+    assert state["status"] == "idle" and state["progress"] == 80
+    actions = [action_from_dict(r["payload"]) for r in stored_actions(root)]
+    states = [a for a in actions if "ProjectState" in a.statement]
+    assert len(states) == 4 and len({a.parameters["rows"][0]["props"]["as_of_ms"] for a in states}) == 1
+    for order in itertools.permutations(states):
+        (*_, last) = _deliver_directly(list(order), section(falkordb_server.port, graph_name), root)
+        assert last.status == "done", last
+        assert snapshot(graph) == expected, [a.parameters["rows"][0]["props"].get("as_of_seq") for a in order]
 
 
 def _deliver_directly(actions: list[Any], config: dict[str, Any], root: Path) -> list[Any]:

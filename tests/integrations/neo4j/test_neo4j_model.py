@@ -71,13 +71,14 @@ def test_planning_is_deterministic(msp_run_session: Any) -> None:
     try:
         with store.read() as tx:
             session = tx.load_session(run.session_id)
+            close_seq = tx.session_events(run.session_id)[-1].seq
     finally:
         store.close()
-    assert _graph.session_closed(session) == _graph.session_closed(session)
+    assert _graph.session_closed(session, close_seq) == _graph.session_closed(session, close_seq)
     assert _graph.batch_actions([session]) == _graph.batch_actions([session])
     planned = [a.model_copy(update={"integration": "", "idempotency_key": ""})
                for a in run.actions["msp_session_close"]]
-    assert planned == _graph.session_closed(session)
+    assert planned == _graph.session_closed(session, close_seq)
 
 
 def test_times_are_iso_text_plus_exact_epoch_milliseconds() -> None:

@@ -23,7 +23,8 @@ def test_every_event_becomes_one_post_with_the_documented_document(msp_run_sessi
         for action in actions:
             assert (action.kind, action.method, action.path, action.url_from) == ("http", "POST", "", "url")
             doc = action.json_body
-            assert set(doc) == {"schema", "id", "type", "time", "session_id", "project", "source", "item", "session"}
+            assert set(doc) == {"schema", "id", "seq", "type", "time", "session_id", "project", "source", "item",
+                                "session"}
             assert doc["schema"] == "msp.webhook.v1" and doc["session_id"] == run.session_id
             assert doc["project"] == "demo-project" and doc["time"].endswith("Z")
             assert action.headers["X-MSP-Event"] == doc["type"]
@@ -37,6 +38,35 @@ def test_every_event_becomes_one_post_with_the_documented_document(msp_run_sessi
     assert blockers[1]["solution"] == "Support enabled test cards"
     closed = run.actions["msp_session_close"][0].json_body["item"]
     assert closed["summary"] == "Retry worker behind a flag" and closed["counts"]["decisions"] == 1
+
+
+def test_documents_carry_the_store_position_receivers_order_by(tmp_path: Any) -> None:
+    """``seq`` follows the recording order strictly, even for events stamped in one millisecond,
+    where ``time`` cannot tell them apart."""
+    from datetime import UTC, datetime, timedelta
+
+    from msp._session.manager import SessionManager
+    from msp._store.sqlite import SqliteStore
+
+    ticks = iter(range(1000))
+    base = datetime(2026, 1, 5, 9, 0, 0, 961_000, tzinfo=UTC)
+    store = SqliteStore(tmp_path / "msp.db")
+    try:
+        host = build_host({"webhook": CONFIG}, extra={"webhook": msp_webhook})
+        manager = SessionManager(store, host, default_project="p", source="api",
+                                 clock=lambda: base + timedelta(microseconds=next(ticks)))
+        manager.start({"goal": "g", "progress": 10})
+        manager.update({"text": "a", "progress": 70})
+        manager.update({"text": "b", "progress": 80})
+        manager.end({"summary": "done"})
+        with store.read() as tx:
+            docs = [row.payload["json"] for row in tx.outbox.select(["pending"], "webhook")]
+    finally:
+        store.close()
+    assert len({d["time"][:23] for d in docs}) == 1  # one millisecond
+    seqs = [d["seq"] for d in docs]
+    assert all(isinstance(n, int) for n in seqs) and seqs == sorted(set(seqs))
+    assert [d["type"] for d in docs] == ["session_started", "progress_updated", "progress_updated", "session_closed"]
 
 
 def test_the_event_id_is_stable_and_distinct_per_event(msp_run_session: Any) -> None:
