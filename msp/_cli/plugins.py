@@ -420,10 +420,6 @@ def _describe_keys(name: str) -> str:
     return "\n".join(lines)
 
 
-#: The integrations that ship with msp, by the name their config section uses.
-BUILT_IN = ("jira", "linear", "neo4j", "obsidian", "slack", "webhook")
-
-
 @app.command()
 def install(
     targets: list[str] = typer.Argument(..., help="Integration names (neo4j), packages, folders or wheels."),
@@ -463,8 +459,10 @@ def _install_spec(target: str) -> str:
     path = Path(target).expanduser()
     if path.exists():
         return str(path.resolve())
-    name = target.lower().removeprefix("msp-").replace("_", "-")
-    if name in BUILT_IN:
+    from msp._plugins.packages import built_in_name
+
+    name = built_in_name(target)
+    if name is not None:
         import msp
 
         checkout = Path(msp.__file__).resolve().parent.parent / "integrations" / name

@@ -609,11 +609,13 @@ def build_host(
             eps = _entry_points(cache_dir)
         ep = eps.get(use)
         if ep is None:
+            from msp._plugins.packages import install_hint
+
             host.broken.append(
                 BrokenIntegration(
                     name,
-                    f"no installed integration provides {use!r} (entry point group {ENTRY_POINT_GROUP}); "
-                    "install its package or fix the section name",
+                    f"no installed integration provides {use!r}: {install_hint(use)}; "
+                    f"or fix the section name (entry point group {ENTRY_POINT_GROUP})",
                 )
             )
             continue
