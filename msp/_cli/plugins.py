@@ -110,6 +110,7 @@ def integrations_doctor(
                           project_root=project.root)
         with ctx.store.read() as tx:
             failures = tx.hook_failures(200)
+            queued = tx.outbox.counts_by_integration()
         report: list[dict[str, Any]] = []
         names = [name] if name else sorted(set(sections))
         for n in names:
@@ -131,6 +132,12 @@ def integrations_doctor(
                     from msp._dispatch.registry import run_probes
 
                     findings += run_probes(host, n, probes, project.root, project.config.dispatch.timeout_s)
+            waiting = {s: c for s, c in sorted(queued.get(n, {}).items()) if s not in ("done", "dropped") and c}
+            if waiting:
+                shown = ", ".join(f"{s} {c}" for s, c in waiting.items())
+                findings.append(Finding(severity="warning", message=f"{sum(waiting.values())} action(s) queued and "
+                                        f"not delivered ({shown})", fix=f"`msp queue list --integration {n}` "
+                                        "shows them; they are delivered once the problems above are fixed"))
             recent = [f for f in failures if f["integration"] == n][:5]
             findings += [Finding(severity="problem", message=f"{f['hook']} failed for event {f['event_id']}: "
                                  f"{f['error']}", fix="fix the integration, then back-fill with "
