@@ -2,7 +2,7 @@
 
 Runs ``msp update "…" 10`` 30 times, alternating with a hello-world typer app in the same
 environment (same interpreter, same site-packages), and prints both medians and their ratio.
-Target: ratio <= 1.3.
+Target: ratio <= 1.2 (issue 11: `msp update` with no integrations at most 1.2x a bare typer app).
 
     .venv/bin/python benchmarks/cli_latency.py [--runs N]
 
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGET = 1.3
+TARGET = 1.2
 
 HELLO = '''\
 import typer
