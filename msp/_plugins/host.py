@@ -417,12 +417,12 @@ class PluginHost:
     def readiness(self, name: str, project_root: Path) -> list[Check]:
         """The integration's declared ``readiness`` (credentials named and set, folders there),
         checked locally: no keyring, no network, no import. Empty when it declares none."""
-        from msp._plugins.readiness import BadDeclaration, Check, evaluate
-
         integration = self.integrations[name]
         declared = getattr(integration.plugin, "readiness", None)
         if declared is None:
             return []
+        from msp._plugins.readiness import BadDeclaration, Check, evaluate
+
         try:
             return evaluate(name, declared, integration.config, project_root)
         except BadDeclaration as exc:
