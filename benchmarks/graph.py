@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -100,10 +101,10 @@ async def deliver(executor: Any, ctx: Any, actions: list[Any], one_by_one: bool)
     return elapsed, len(actions)
 
 
-def counts(port: int, graph: str) -> tuple[int, int]:
+def counts(port: int, graph: str, password: str | None) -> tuple[int, int]:
     from falkordb import FalkorDB
 
-    db = FalkorDB(host="127.0.0.1", port=port)
+    db = FalkorDB(host="127.0.0.1", port=port, password=password)
     try:
         g = db.select_graph(graph)
         nodes = g.ro_query("MATCH (n) RETURN count(n)").result_set[0][0]
@@ -129,13 +130,17 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="msp-bench-graph-") as tmp:
         root = Path(tmp)
-        server = _server.ensure(_server.graph_dir(root))
+        # The embedded server is one per user: this one lives in the temporary folder, never
+        # beside the user's own.
+        os.environ["XDG_STATE_HOME"] = str(root / "state")
+        server = _server.ensure(_server.user_dir())
         try:
             async def run() -> tuple[tuple[float, int], tuple[float, int]]:
                 executor = CypherExecutor()
                 try:
-                    ctx_b = ExecutionContext("neo4j", {"uri": "falkordb+embedded://bench_unwind"}, root)
-                    ctx_s = ExecutionContext("neo4j", {"uri": "falkordb+embedded://bench_single"}, root)
+                    embedded = "falkordb+embedded://msp"
+                    ctx_b = ExecutionContext("neo4j", {"uri": embedded, "graph": "bench_unwind"}, root)
+                    ctx_s = ExecutionContext("neo4j", {"uri": embedded, "graph": "bench_single"}, root)
                     # Indexes first, outside the timings (the executor creates them on first contact).
                     for ctx in (ctx_b, ctx_s):
                         await executor.execute_batch(_graph.session_started(sessions[0])[:1], ctx)
@@ -146,7 +151,8 @@ def main() -> int:
                     await executor.aclose()
 
             (b_time, b_statements), (s_time, s_statements) = asyncio.run(run())
-            b_counts, s_counts = counts(server.port, "bench_unwind"), counts(server.port, "bench_single")
+            b_counts, s_counts = (counts(server.port, "bench_unwind", server.password),
+                                  counts(server.port, "bench_single", server.password))
         finally:
             _server.stop(server.data_dir)
 

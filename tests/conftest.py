@@ -35,6 +35,8 @@ class CliResult:
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's own config or project."""
     monkeypatch.setenv("MSP_USER_CONFIG", str(tmp_path / "user-config.toml"))
+    # The user's state folder (the embedded graph server's home) is the test's own.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "user-state"))
     monkeypatch.delenv("MSP_DIR", raising=False)
     monkeypatch.delenv("MSP_LOAD_PLUGINS", raising=False)
     for key in list(os.environ):

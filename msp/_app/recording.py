@@ -11,11 +11,15 @@ if TYPE_CHECKING:
 
 
 def after_record(ctx: Context, rec: Recorded) -> None:
-    """Log the integrations' warnings and the recorded event, then start delivery of what was
-    queued, as the project's dispatch mode says."""
+    """Log the integrations' warnings (theirs, and one line for each enabled integration that
+    surely cannot deliver) and the recorded event, then start delivery of what was queued, as
+    the project's dispatch mode says."""
     from msp._logging import get_log
 
     log = get_log()
+    host = ctx.manager.plugins
+    if host is not None:  # cheap: os.environ and a stat per declared folder
+        rec.notices += host.readiness_warnings(ctx.project.root)
     for warning in rec.warnings:
         log.warning(warning)
     log.log("info", "recorded", event_id=rec.event.id, type=rec.event.type, session=rec.event.session_id,

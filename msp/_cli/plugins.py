@@ -110,6 +110,7 @@ def integrations_doctor(
                           project_root=project.root)
         with ctx.store.read() as tx:
             failures = tx.hook_failures(200)
+            queued = tx.outbox.counts_by_integration()
         report: list[dict[str, Any]] = []
         names = [name] if name else sorted(set(sections))
         for n in names:
@@ -131,6 +132,12 @@ def integrations_doctor(
                     from msp._dispatch.registry import run_probes
 
                     findings += run_probes(host, n, probes, project.root, project.config.dispatch.timeout_s)
+            waiting = {s: c for s, c in sorted(queued.get(n, {}).items()) if s not in ("done", "dropped") and c}
+            if waiting:
+                shown = ", ".join(f"{s} {c}" for s, c in waiting.items())
+                findings.append(Finding(severity="warning", message=f"{sum(waiting.values())} action(s) queued and "
+                                        f"not delivered ({shown})", fix=f"`msp queue list --integration {n}` "
+                                        "shows them; they are delivered once the problems above are fixed"))
             recent = [f for f in failures if f["integration"] == n][:5]
             findings += [Finding(severity="problem", message=f"{f['hook']} failed for event {f['event_id']}: "
                                  f"{f['error']}", fix="fix the integration, then back-fill with "
@@ -420,10 +427,6 @@ def _describe_keys(name: str) -> str:
     return "\n".join(lines)
 
 
-#: The integrations that ship with msp, by the name their config section uses.
-BUILT_IN = ("jira", "linear", "neo4j", "obsidian", "slack", "webhook")
-
-
 @app.command()
 def install(
     targets: list[str] = typer.Argument(..., help="Integration names (neo4j), packages, folders or wheels."),
@@ -463,8 +466,10 @@ def _install_spec(target: str) -> str:
     path = Path(target).expanduser()
     if path.exists():
         return str(path.resolve())
-    name = target.lower().removeprefix("msp-").replace("_", "-")
-    if name in BUILT_IN:
+    from msp._plugins.packages import built_in_name
+
+    name = built_in_name(target)
+    if name is not None:
         import msp
 
         checkout = Path(msp.__file__).resolve().parent.parent / "integrations" / name

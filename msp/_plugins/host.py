@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from msp._executors import ExecutorKind
     from msp._model.actions import KindTable
     from msp._model.findings import Finding
+    from msp._plugins.readiness import Check
 
 ENTRY_POINT_GROUP = "msp.integrations"
 #: Keys of an ``[integrations.NAME]`` section that belong to the host, not the integration.
@@ -419,22 +420,51 @@ class PluginHost:
             raise PluginError(f"integration {name!r}: msp_setup failed: {_describe(exc)}",
                               "fix the integration or its config, then run the set-up again") from None
 
+    def readiness(self, name: str, project_root: Path) -> list[Check]:
+        """The integration's declared ``readiness`` (credentials named and set, folders there),
+        checked locally: no keyring, no network, no import. Empty when it declares none."""
+        integration = self.integrations[name]
+        declared = getattr(integration.plugin, "readiness", None)
+        if declared is None:
+            return []
+        from msp._plugins.readiness import BadDeclaration, Check, evaluate
+
+        try:
+            return evaluate(name, declared, integration.config, project_root)
+        except BadDeclaration as exc:
+            return [Check("problem", str(exc), "report it to the integration's authors")]
+
+    def readiness_warnings(self, project_root: Path) -> list[str]:
+        """One line per enabled integration that surely cannot deliver, naming it and the fix."""
+        lines = []
+        for name in self.integrations:
+            problems = [c for c in self.readiness(name, project_root) if c.severity == "problem"]
+            if not problems:
+                continue
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            lines.append(f"integration {name!r} cannot deliver: {first.message}{more}; fix: {first.fix}; "
+                         f"actions wait until then (`msp integrations doctor {name}`)")
+        return lines
+
     def doctor(self, name: str, online: bool, project_root: Path) -> tuple[list[Finding], list[Action]]:
-        """``msp_doctor`` of one integration: its findings, and the probe actions it asked for.
+        """The integration's declared readiness and its ``msp_doctor``: findings, and the probe
+        actions it asked for.
 
         A hook that fails, or returns something that is neither a finding nor an action, is
         itself a ``problem`` finding.
         """
         from msp._model.findings import Finding
 
+        ready = [Finding(severity=c.severity, message=c.message, fix=c.fix) for c in self.readiness(name, project_root)]
         try:
             raw = self.call_one("msp_doctor", name, online=online, project_root=project_root)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
-            return [Finding(severity="problem", message=f"msp_doctor failed: {_describe(exc)}",
-                            fix="report it to the integration's authors")], []
-        findings: list[Finding] = []
+            return [*ready, Finding(severity="problem", message=f"msp_doctor failed: {_describe(exc)}",
+                                    fix="report it to the integration's authors")], []
+        findings: list[Finding] = ready
         probes: list[Action] = []
         items = [] if raw is None else list(raw) if isinstance(raw, list | tuple) else [raw]
         for item in items:
@@ -615,11 +645,13 @@ def build_host(
             eps = _entry_points(cache_dir)
         ep = eps.get(use)
         if ep is None:
+            from msp._plugins.packages import install_hint
+
             host.broken.append(
                 BrokenIntegration(
                     name,
-                    f"no installed integration provides {use!r} (entry point group {ENTRY_POINT_GROUP}); "
-                    "install its package or fix the section name",
+                    f"no installed integration provides {use!r}: {install_hint(use)}; "
+                    f"or fix the section name (entry point group {ENTRY_POINT_GROUP})",
                 )
             )
             continue

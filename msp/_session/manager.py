@@ -94,10 +94,12 @@ class Recorded:
     planned: PlanResult = field(default_factory=PlanResult)
     dry_run: bool = False
     item: dict[str, Any] = field(default_factory=dict)
+    #: Warnings found after planning (an enabled integration that cannot deliver).
+    notices: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        return self.planned.warnings
+        return [*self.planned.warnings, *self.notices]
 
     @property
     def said(self) -> str:

@@ -44,9 +44,11 @@ __all__ = [
     "create_integration",
     "defaults",
     "jira_time",
+    "msp_doctor",
     "msp_export",
     "msp_session_close",
     "name",
+    "readiness",
 ]
 
 name = "jira"
@@ -54,6 +56,11 @@ config_schema: dict[str, Any] = CONFIG_SCHEMA
 #: Deployment-independent defaults. The ``auth_scheme`` default depends on ``deployment`` and
 #: comes from :func:`create_integration`'s plugin.
 defaults: dict[str, Any] = dict(DEFAULTS)
+
+
+#: Checked locally by the host before each recording command and by the doctor: the token's
+#: variable must be set (the schema already requires token_env or token_keyring).
+readiness: dict[str, Any] = {"secrets": ["token"]}
 
 
 def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,6 +100,33 @@ def msp_export(sessions: list[Any], config: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+@hookimpl
+def msp_doctor(config: dict[str, Any], online: bool) -> list[Any]:
+    """Where summaries go, and with ``online`` ``GET /rest/api/{2|3}/myself`` (the token's own
+    user: it changes nothing). The token's variable is checked by the host, from :data:`readiness`."""
+    from msp import Finding, HttpRequest
+
+    from ._requests import API_VERSION
+
+    settings = _settings(config)
+    out: list[Any] = []
+    if not settings["comment"] and not settings["worklog"]:
+        out.append(Finding(severity="warning", message="nothing is ever sent: comment and worklog are both false",
+                           fix="set comment = true, or disable the integration"))
+    if settings.get("issue_key"):
+        out.append(Finding(severity="ok", message=f"sessions without --issue write to {settings['issue_key']}"))
+    else:
+        out.append(Finding(severity="info", message="only sessions started with --issue KEY are written to Jira",
+                           fix="set issue_key to cover the others"))
+    if settings.get("auth_scheme") == "basic" and not settings.get("username"):
+        out.append(Finding(severity="problem", message="basic auth needs username (the account's email)",
+                           fix="msp config set integrations.jira.username you@example.com"))
+    if online:
+        version = API_VERSION.get(str(settings["deployment"]), "3")
+        out.append(HttpRequest(method="GET", path=f"/rest/api/{version}/myself", expected_status=[200]))
+    return out
+
+
 class JiraIntegration:
     """The plugin the host registers for one ``[integrations.NAME]`` section: this module's
     hooks, with defaults that follow the section's ``deployment``."""
@@ -101,6 +135,8 @@ class JiraIntegration:
     config_schema = config_schema
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
+    msp_doctor = staticmethod(msp_doctor)
+    readiness = readiness
 
     def __init__(self, section: Mapping[str, Any]) -> None:
         self.defaults = deployment_defaults(section)

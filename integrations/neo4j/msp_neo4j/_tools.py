@@ -26,11 +26,11 @@ class GraphToolError(MspError):
 PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _falkordb_target(config: Mapping[str, Any]) -> Any:
+def _falkordb_target(config: Mapping[str, Any], project_root: Path | None = None) -> Any:
     from ._executor import TargetError, parse_target
 
     try:
-        target = parse_target(config)
+        target = parse_target(config, project_root)
     except TargetError as exc:
         raise GraphToolError(f"integrations.neo4j: {exc}", "fix uri in [integrations.neo4j]") from None
     if target.backend != "falkordb":
@@ -68,13 +68,13 @@ def open_graph(project_root: Path, config: Mapping[str, Any]) -> Iterator[tuple[
     without starting anything)."""
     from . import _server
 
-    target = _falkordb_target(config)
+    target = _falkordb_target(config, project_root)
     where: dict[str, Any] = {"graph": target.graph, "uri": target.uri}
     password = None
     if target.embedded:
-        data_dir = _server.graph_dir(project_root)
+        data_dir = _server.user_dir()
         server = _server.ensure(data_dir)
-        host, port = server.host, server.port
+        host, port, password = server.host, server.port, server.password
         where.update(embedded=True, data_dir=str(data_dir), host=host, port=port, pid=server.pid)
     else:
         host, port = target.host, target.port
@@ -91,7 +91,7 @@ def status(project_root: Path, config: Mapping[str, Any]) -> dict[str, Any]:
     from . import _executor, _server
 
     try:
-        target = _executor.parse_target(config)
+        target = _executor.parse_target(config, project_root)
     except _executor.TargetError as exc:
         raise GraphToolError(f"integrations.neo4j: {exc}", "fix uri in [integrations.neo4j]") from None
     info: dict[str, Any] = {"uri": target.uri, "embedded": target.embedded}
@@ -100,14 +100,17 @@ def status(project_root: Path, config: Mapping[str, Any]) -> dict[str, Any]:
         return {**info, "backend": "neo4j", "running": None, "database": target.database}
     info.update(backend="falkordb", graph=target.graph)
     if target.embedded:
-        data_dir = _server.graph_dir(project_root)
+        data_dir = _server.user_dir()
         info["data_dir"] = str(data_dir)
+        if _server.stop_if_idle(data_dir, _idle_limit(config)):
+            info["stopped_idle"] = True
         server = _server.status(data_dir)
         if server is None:
             return {**info, "running": False, "host": None, "port": None, "pid": None, "graphs": []}
         host, port = server.host, server.port
-        info.update(host=host, port=port, pid=server.pid)
-        password = None
+        idle = _server.idle_minutes(data_dir)
+        info.update(host=host, port=port, pid=server.pid, idle_minutes=None if idle is None else round(idle, 1))
+        password = server.password
     else:
         host, port = target.host, target.port
         info.update(host=host, port=port, pid=None)
@@ -125,22 +128,36 @@ def start(project_root: Path, config: Mapping[str, Any]) -> dict[str, Any]:
     from . import _server
     from ._executor import DEFAULT_URI
 
-    target = _falkordb_target(config)
+    target = _falkordb_target(config, project_root)
     if not target.embedded:
         raise GraphToolError(
             f"{target.uri} is a server you run; msp starts only the embedded graph",
             f"remove uri from [integrations.neo4j] (the default is {DEFAULT_URI}) to use the embedded graph",
         )
-    data_dir = _server.graph_dir(project_root)
+    data_dir = _server.user_dir()
     server = _server.ensure(data_dir)
     return {"running": True, "embedded": True, "graph": target.graph, **server.to_dict()}
 
 
-def stop(project_root: Path) -> bool:
-    """Stop the project's embedded server; True if one was running."""
+def stop(project_root: Path | None = None) -> bool:
+    """Stop the user's embedded server (one for every project); True if one was running."""
     from . import _server
 
-    return _server.stop(_server.graph_dir(project_root))
+    return _server.stop(_server.user_dir())
+
+
+def _idle_limit(config: Mapping[str, Any]) -> float:
+    from ._server import DEFAULT_IDLE_STOP_MINUTES
+
+    value = config.get("idle_stop_minutes", DEFAULT_IDLE_STOP_MINUTES)
+    return float(value) if isinstance(value, int | float) else float(DEFAULT_IDLE_STOP_MINUTES)
+
+
+def stop_if_idle(config: Mapping[str, Any]) -> bool:
+    """Stop the user's embedded server when it has been idle longer than the config allows."""
+    from . import _server
+
+    return _server.stop_if_idle(_server.user_dir(), _idle_limit(config))
 
 
 def _count(graph: Any, statement: str) -> dict[str, int]:

@@ -26,7 +26,7 @@ from . import _notes
 from ._notes import Settings
 
 if TYPE_CHECKING:
-    from msp import Blocker, Decision, Entity, Event, FileWrite, Session, Update
+    from msp import Blocker, Decision, Entity, Event, FileWrite, Finding, Session, Update
 
 __all__ = [
     "config_schema",
@@ -34,6 +34,7 @@ __all__ = [
     "demo_summary",
     "msp_blocker",
     "msp_decision",
+    "msp_doctor",
     "msp_entity",
     "msp_export",
     "msp_initialize",
@@ -41,6 +42,7 @@ __all__ = [
     "msp_session_start",
     "msp_update",
     "name",
+    "readiness",
 ]
 
 name = "obsidian"
@@ -119,6 +121,11 @@ config_schema: dict[str, Any] = {
 }
 
 
+#: Checked by the host before each recording command and by the doctor: the vault must exist
+#: (or lie inside the project, where it is created) and be writable, or every write waits.
+readiness: dict[str, Any] = {"folders": ["vault"]}
+
+
 def _settings(config: dict[str, Any]) -> Settings:
     return Settings.from_config({**defaults, **config})
 
@@ -179,6 +186,15 @@ def msp_export(sessions: list[Session], config: dict[str, Any]) -> str:
     """The sessions' notes (frontmatter and body) one after another, as Markdown."""
     s = _settings(config)
     return "\n".join(_notes.note_text(s, session) for session in sessions)
+
+
+@hookimpl
+def msp_doctor(config: dict[str, Any], online: bool, project_root: Path) -> list[Finding]:
+    """The note folders inside the vault, and whether Obsidian has opened it (the vault folder
+    itself is checked by the host, from :data:`readiness`)."""
+    from . import _doctor
+
+    return _doctor.findings(config, online, project_root)
 
 
 def demo_summary(vault: Path) -> str:

@@ -21,7 +21,7 @@ from msp import hookimpl
 from . import _messages
 
 if TYPE_CHECKING:
-    from msp import Blocker, HttpRequest, Session
+    from msp import Blocker, Finding, HttpRequest, Session
 
 __all__ = [
     "config_schema",
@@ -29,6 +29,7 @@ __all__ = [
     "defaults",
     "demo_actions",
     "msp_blocker",
+    "msp_doctor",
     "msp_export",
     "msp_session_close",
     "name",
@@ -131,17 +132,44 @@ def msp_export(sessions: list[Session], config: dict[str, Any]) -> str:
     return "\n".join(json.dumps(summary_message(s, config), ensure_ascii=False) for s in sessions) + "\n"
 
 
+@hookimpl
+def msp_doctor(config: dict[str, Any], online: bool) -> list[Finding | HttpRequest]:
+    """What would be posted, and with ``online`` in chat mode ``auth.test`` (checks the token,
+    posts nothing). An incoming webhook has no call that does not post, so it is not probed.
+    The credential's variable is checked by the host, from the plugin's ``readiness``."""
+    from msp import Finding, HttpRequest
+
+    out: list[Finding | HttpRequest] = []
+    chat = config.get("mode", "webhook") == "chat"
+    if not config.get("summary", True) and not config.get("blocker_alerts", False):
+        out.append(Finding(severity="warning", message="nothing is ever posted: summary is false and "
+                           "blocker_alerts is not on", fix="set summary = true, or disable the integration"))
+    if chat:
+        out.append(Finding(severity="ok", message=f"chat mode: posts to {config.get('channel')}"))
+    if online and chat:
+        out.append(HttpRequest(method="POST", url_from="base_url", path="/auth.test", expected_status=[200]))
+    elif online:
+        out.append(Finding(severity="info", message="webhook mode: an incoming webhook has no read-only call, so "
+                           "the doctor does not post to it; the first summary shows whether it works",
+                           fix="use mode = \"chat\" with a bot token to have it checked online"))
+    return out
+
+
 class _Configured:
     """The plugin object the host registers: this module's hooks, with defaults for the mode."""
 
     msp_session_close = staticmethod(msp_session_close)
     msp_blocker = staticmethod(msp_blocker)
     msp_export = staticmethod(msp_export)
+    msp_doctor = staticmethod(msp_doctor)
 
     def __init__(self, mode: str) -> None:
         self.name = name
         self.config_schema = config_schema
         self.defaults = {**defaults, "auth_scheme": "bearer" if mode == "chat" else "none"}
+        #: Checked locally by the host before each recording command and by the doctor: the
+        #: credential the mode needs must be named, and its variable set.
+        self.readiness = {"secrets": ["token" if mode == "chat" else "webhook_url"]}
         if mode == "chat":
             # The Web API answers 200 {"ok": false, "error": ...}: the http executor reads the field.
             self.defaults["response_ok_field"] = "ok"

@@ -20,11 +20,16 @@ the latest ``time`` (two events can share a timestamp).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from msp import HttpRequest, hookimpl
+from msp import Finding, HttpRequest, hookimpl
 
 name = "webhook"
+#: Checked locally by the host before each recording command and by the doctor: each secret,
+#: when named by a variable, must have that variable set. (``urls`` items and
+#: ``secret_headers`` are checked by :func:`msp_doctor`.)
+readiness: dict[str, Any] = {"optional_secrets": ["url", "signing_secret", "token"]}
 SCHEMA_ID = "msp.webhook.v1"
 EVENT_TYPES = [
     "session_started", "progress_updated", "decision_recorded", "entity_recorded",
@@ -120,6 +125,29 @@ def msp_initialize(config: dict[str, Any]) -> None:
             "no destination: set url = \"https://...\" (or url_env / url_keyring when the URL is secret, "
             "or urls = [...]) in [integrations.webhook]"
         )
+
+
+@hookimpl
+def msp_doctor(config: dict[str, Any], online: bool) -> list[Finding]:
+    """The variables named inside ``urls`` and ``secret_headers``; online, that no probe exists:
+    any request to a webhook is a delivery its receiver acts on."""
+    out: list[Finding] = []
+    named = [(f"urls[{i}].url_env", item["url_env"]) for i, item in enumerate(config.get("urls") or [])
+             if isinstance(item, dict) and item.get("url_env")]
+    named += [(f"secret_headers.{header}", variable)
+              for header, variable in sorted((config.get("secret_headers") or {}).items())]
+    for key, variable in named:
+        if os.environ.get(str(variable)):
+            out.append(Finding(severity="ok", message=f"environment variable {variable} ({key}) is set"))
+        else:
+            out.append(Finding(severity="problem", message=f"environment variable {variable} ({key}) is not set",
+                               fix=f"export {variable}=... in the environment that runs msp"))
+    out.append(Finding(severity="ok", message=f"{len(_targets(config))} destination(s)"))
+    if online:
+        out.append(Finding(severity="info", message="no online check: a webhook has no request that changes "
+                           "nothing, and posting would deliver a document its receiver acts on",
+                           fix="`msp dispatch` after the next event shows whether it is delivered"))
+    return out
 
 
 def _targets(config: dict[str, Any]) -> list[str]:

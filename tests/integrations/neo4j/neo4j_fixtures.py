@@ -41,7 +41,8 @@ def falkordb_server(request: pytest.FixtureRequest,
                     tmp_path_factory: pytest.TempPathFactory) -> _server.GraphServer:
     server = _SHARED.get("server")
     if server is None or not _server._alive(server.pid):
-        server = _server.start(tmp_path_factory.mktemp("falkordb"))
+        # A stand-in for a server the user runs: no password, as the tests' falkordb:// URIs name none.
+        server = _server.start(tmp_path_factory.mktemp("falkordb"), require_password=False)
         _SHARED["server"] = server
         request.config.add_cleanup(lambda: kill_server(_SHARED.pop("server", server)))
     return server
@@ -66,7 +67,7 @@ def graph(falkordb_server: _server.GraphServer, graph_name: str) -> Iterator[obj
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[_server.GraphServer]:
     """A server of the test's own, for tests that kill it."""
-    server = _server.start(tmp_path / "falkordb-own")
+    server = _server.start(tmp_path / "falkordb-own", require_password=False)
     try:
         yield server
     finally:

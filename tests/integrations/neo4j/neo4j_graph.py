@@ -83,10 +83,10 @@ def one_millisecond(record_with: Callable[[Any], None]) -> Callable[[Any], None]
 
 
 @contextmanager
-def falkordb_graph(port: int, name: str) -> Iterator[Any]:
+def falkordb_graph(port: int, name: str, password: str | None = None) -> Iterator[Any]:
     from falkordb import FalkorDB
 
-    db = FalkorDB(host="127.0.0.1", port=port, socket_timeout=30)
+    db = FalkorDB(host="127.0.0.1", port=port, socket_timeout=30, password=password)
     try:
         yield db.select_graph(name)
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from msp_neo4j import _server
+from msp_neo4j._executor import project_graph
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import (
     EXPECTED_NODES,
@@ -205,7 +206,7 @@ def test_server_killed_mid_dispatch_and_restarted_loses_nothing(tmp_path: Path, 
     assert first.done < planned and first.dead == 0, first.to_dict()
     assert _server.wait_dead(own_server.pid)
 
-    restarted = _server.start(own_server.data_dir, port=own_server.port)
+    restarted = _server.start(own_server.data_dir, port=own_server.port, require_password=False)
     try:
         second = drain(root, timeout_s=60)
         assert second["dead"] == 0, second
@@ -225,7 +226,7 @@ def test_server_killed_mid_dispatch_and_restarted_loses_nothing(tmp_path: Path, 
 def test_embedded_default_graph_starts_itself_and_survives_a_kill(tmp_path: Path) -> None:
     """No uri configured: the integration's default is the project's embedded FalkorDB."""
     root = write_project(tmp_path / "proj", "neo4j", {})
-    data_dir = root / ".msp" / "graph"
+    data_dir = _server.user_dir()
     assert _server.status(data_dir) is None
     try:
         plan(root, "neo4j", None, lambda m: record(m, FIRST))
@@ -233,7 +234,7 @@ def test_embedded_default_graph_starts_itself_and_survives_a_kill(tmp_path: Path
         assert report["dead"] == 0 and report["retried"] == 0, report
         server = _server.status(data_dir)
         assert server is not None and (data_dir / "server.json").is_file()
-        with falkordb_graph(server.port, "msp") as g:
+        with falkordb_graph(server.port, project_graph(root), server.password) as g:
             assert node_counts(g)["Session"] == 1
             indexed = {row[0] for row in g.ro_query("CALL db.indexes() YIELD label RETURN label").result_set}
         assert {"Session", "Progress", "Decision", "Entity", "Blocker"} <= indexed
@@ -245,7 +246,7 @@ def test_embedded_default_graph_starts_itself_and_survives_a_kill(tmp_path: Path
         assert report["dead"] == 0, report
         again = _server.status(data_dir)
         assert again is not None and again.pid != server.pid
-        with falkordb_graph(again.port, "msp") as g:
+        with falkordb_graph(again.port, project_graph(root), again.password) as g:
             assert node_counts(g) == EXPECTED_NODES
             assert relationship_counts(g) == EXPECTED_RELATIONSHIPS
     finally:

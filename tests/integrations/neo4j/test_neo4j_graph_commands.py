@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from msp_neo4j import _server
+from msp_neo4j._executor import project_graph
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import FIRST, HOSTILE, falkordb_graph, graph_cli, node_counts, record, section
 
@@ -39,7 +40,7 @@ def redis_servers_serving(data_dir: Path) -> list[int]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
 def test_status_reports_and_never_starts_the_embedded_server(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", "neo4j", {})
-    data_dir = root / ".msp" / "graph"
+    data_dir = _server.user_dir()
     try:
         code, out, _ = graph_cli(root, "start", "--json")
         assert code == 0, out
@@ -52,7 +53,7 @@ def test_status_reports_and_never_starts_the_embedded_server(tmp_path: Path) -> 
         running = json.loads(out)
         assert running["running"] is True and running["embedded"] is True
         assert (running["port"], running["pid"]) == (started["port"], started["pid"])
-        assert running["graph"] == "msp" and isinstance(running["graphs"], list)
+        assert running["graph"] == project_graph(root) and isinstance(running["graphs"], list)
 
         code, out, _ = graph_cli(root, "stop")
         assert code == 0 and out.strip() == "stopped", out
@@ -79,7 +80,7 @@ def test_status_of_a_project_that_never_used_the_graph_creates_nothing(tmp_path:
     code, out, _ = graph_cli(root, "status", "--json")
     assert code == 0, out
     assert json.loads(out)["running"] is False
-    assert not (root / ".msp" / "graph").exists()
+    assert not _server.user_dir().exists()
 
 
 def test_start_refuses_a_server_the_user_runs(tmp_path: Path, falkordb_server: Any, graph_name: str) -> None:
@@ -145,7 +146,7 @@ def test_query_refuses_writes_and_hostile_parameter_names(tmp_path: Path, falkor
 
 def test_query_on_the_embedded_graph_starts_it(tmp_path: Path) -> None:
     root = write_project(tmp_path / "proj", "neo4j", {})
-    data_dir = root / ".msp" / "graph"
+    data_dir = _server.user_dir()
     try:
         plan(root, "neo4j", None, lambda m: record(m, FIRST))
         drain(root)
@@ -157,7 +158,7 @@ def test_query_on_the_embedded_graph_starts_it(tmp_path: Path) -> None:
         assert json.loads(out)["rows"] == [{"d.text": "Run the retryworker off an outbox table"}]
         again = _server.status(data_dir)
         assert again is not None
-        with falkordb_graph(again.port, "msp") as g:
+        with falkordb_graph(again.port, project_graph(root), again.password) as g:
             assert node_counts(g)["Decision"] == 1
     finally:
         _server.stop(data_dir)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from msp_neo4j import _server
+from msp_neo4j._executor import project_graph
 from neo4j_fixtures import *  # noqa: F403  (the FalkorDB fixtures)  # noqa: F403  (the FalkorDB fixtures)
 from neo4j_graph import FIRST, falkordb_graph, graph_cli, record, section
 
@@ -99,7 +100,7 @@ def test_demo_summary_names_the_graph_and_a_query_that_works(tmp_path: Path) -> 
     import msp_neo4j
 
     root = write_project(tmp_path / "proj", "neo4j", {})
-    data_dir = root / ".msp" / "graph"
+    data_dir = _server.user_dir()
     try:
         plan(root, "neo4j", None, lambda m: record(m, FIRST))
         drain(root)
@@ -125,7 +126,7 @@ def test_demo_summary_names_the_graph_and_a_query_that_works(tmp_path: Path) -> 
         assert code == 0 and out.splitlines() == ["e.name", "-----------", "RetryWorker", "(1 row)"], (out, err)
         code, out, err = graph_cli(root, "query", "CREATE (:X)")
         assert code == 1 and "error:" in err
-        with falkordb_graph(server.port, "msp") as g:
+        with falkordb_graph(server.port, project_graph(root), server.password) as g:
             assert g.ro_query("MATCH (x:X) RETURN count(x)").result_set == [[0]]
     finally:
         _server.stop(data_dir)

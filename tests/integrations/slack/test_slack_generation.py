@@ -244,7 +244,8 @@ def test_config_schema_rejects_bad_sections(config: dict[str, Any], problem: str
 
 def test_the_installed_entry_point_loads_this_package() -> None:
     host = build_host({"slack": WEBHOOK})
-    assert host.broken == [] and sorted(host.hooks_of("slack")) == ["msp_blocker", "msp_export", "msp_session_close"]
+    assert host.broken == [] and sorted(host.hooks_of("slack")) == ["msp_blocker", "msp_doctor", "msp_export",
+                                                                     "msp_session_close"]
 
 
 def test_builders_enforce_the_limits_they_promise() -> None:
