@@ -42,8 +42,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from msp._model.events import KINDS
 from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
+from msp._store import session_state
 from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
 from msp._store.postgres_outbox import PostgresOutbox
 from msp.errors import StoreError
@@ -477,6 +479,10 @@ class PostgresAccess:
             events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
         if not events:
             raise KeyError(session_id)
+        return self._fold(session_id, events)
+
+    def _fold(self, session_id: str, events: list[Event]) -> SessionFolder:
+        """Fold ``events`` of one session, with the blocker resolutions other sessions hold."""
         raised = [e.data["id"] for e in events if e.type == "blocker_raised"]
         resolved_here = [e.data["blocker_id"] for e in events if e.type == "blocker_resolved"]
         resolutions: dict[str, Event] = {}
@@ -502,6 +508,25 @@ class PostgresAccess:
                 ev = _row_to_event(row)
                 foreign[ev.data["id"]] = ev
         return folder_of(events, resolutions, foreign)
+
+    def hook_session(self, session_id: str, recent: int) -> Session:
+        """The session as it stands with its latest ``recent`` updates, from the stored
+        projection: the session row's state, the latest updates and the other items, each read
+        through the events index. No update but those is read."""
+        row = self._x(
+            "SELECT state, last_at, last_seq, (SELECT min(seq) FROM events WHERE session_id = %s "
+            "AND type = 'session_started') AS started_seq FROM sessions WHERE id = %s",
+            (session_id, session_id),
+        ).fetchone()
+        if row is None:
+            raise KeyError(session_id)
+        if row["state"] is None:  # a row from before migration 0002: fold once
+            return self.load_folder(session_id).view(recent)
+        folder = self._fold(session_id, self.session_events(session_id, session_state.OTHER_ITEM_TYPES))
+        latest = (self.session_events(session_id, session_state.UPDATE_TYPES, limit=recent, newest_first=True)
+                  if recent > 0 else [])
+        return session_state.hook_view(folder, row["state"], row["last_at"], int(row["last_seq"]),
+                                       row["started_seq"], latest)
 
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._x(
@@ -544,60 +569,63 @@ class PostgresAccess:
     # --- writes ---------------------------------------------------------------------------
 
     def append(self, event: Event) -> int:
-        """Append one event and fold it into the session and blocker projections: the event
-        and its session row in one statement (one round trip)."""
+        """Append one event and fold it into the session projection and the blocker index, as
+        its kind declares (msp._model.events): the fields it sets, the list its item joins,
+        the blocker it resolves. The event goes in with the read of its session's state (one
+        round trip); the append lock keeps that state current until commit."""
         at = format_time(event.at)
         at_ms = int(event.at.timestamp() * 1000)
-        d = event.data
-        insert = (
+        found = self._x(
             "WITH ev AS (INSERT INTO events (id, type, session_id, project, at, at_ms, source, data) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq)"
-        )
-        values: list[Any] = [event.id, event.type, event.session_id, event.project, at, at_ms, event.source,
-                             event.data_json()]
-        if event.type == "session_started":
-            row = self._x(
-                f"{insert}, s AS (INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
-                "last_seq, last_at, goal, issue, event_count) "
-                "SELECT %s, %s, 'active', %s, %s, %s, seq, %s, %s, %s, 1 FROM ev) SELECT seq FROM ev",
-                [*values, event.session_id, event.project, at, d["progress"], d["progress"], at,
-                 d.get("goal"), d.get("issue")],
-            ).fetchone()
-            self._rows.pop(event.session_id, None)
-            assert row is not None
-            return int(row["seq"])
-        sets = ["last_seq = (SELECT seq FROM ev)", "last_at = %s", "event_count = event_count + 1"]
-        params: list[Any] = [at]
-        if event.type == "progress_updated" and d.get("progress") is not None:
-            sets.append("progress = %s")
-            params.append(d["progress"])
-        elif event.type == "session_closed":
-            sets += ["status = 'closed'", "ended_at = %s"]
-            params.append(at)
-            if d.get("progress") is not None:
-                sets.append("progress = %s")
-                params.append(d["progress"])
-        elif event.type == "session_resumed":
-            sets += ["status = 'active'", "ended_at = NULL"]
-        params.append(event.session_id)
-        row = self._x(
-            f"{insert}, up AS (UPDATE sessions SET {', '.join(sets)} WHERE id = %s RETURNING {_SESSION_COLUMNS}) "
-            "SELECT ev.seq AS event_seq, up.* FROM ev LEFT JOIN up ON true",
-            [*values, *params],
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq) "
+            "SELECT ev.seq, s.id IS NOT NULL AS known, s.state FROM ev LEFT JOIN sessions s ON s.id = %s",
+            [event.id, event.type, event.session_id, event.project, at, at_ms, event.source, event.data_json(),
+             event.session_id],
         ).fetchone()
-        assert row is not None
-        seq = int(row["event_seq"])
-        if row["id"] is not None:
-            self._rows[event.session_id] = _row_to_session(row)
-        else:
-            self._rows.pop(event.session_id, None)
-        if event.type == "blocker_raised":
+        assert found is not None
+        seq = int(found["seq"])
+        kind = KINDS.get(event.type)
+        if kind is not None and kind.joins == "blockers" and kind.view is not None:
+            blocker = kind.view(event)
             self._x(
                 "INSERT INTO blockers (id, project, session_id, text, raised_seq) VALUES (%s, %s, %s, %s, %s)",
-                (d["id"], event.project, event.session_id, d["text"], seq),
+                (event.data["id"], event.project, event.session_id, getattr(blocker, "text", ""), seq),
             )
-        elif event.type == "blocker_resolved":
-            self._x("UPDATE blockers SET resolved_seq = %s WHERE id = %s", (seq, d["blocker_id"]))
+        if kind is not None and kind.resolves is not None:
+            self._x("UPDATE blockers SET resolved_seq = %s WHERE id = %s", (seq, kind.resolves(event)))
+        joins = session_state.joins(event)
+        changed = session_state.changed_fields(event)  # as the state column holds them
+        state: dict[str, Any] | None
+        if not found["known"]:
+            state = session_state.opening_state(changed, joins)
+            if state is None:
+                self._rows.pop(event.session_id, None)
+                return seq  # an event of a session never started only joins the log
+            self._x(
+                "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
+                "last_seq, last_at, event_count) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0)",
+                (event.session_id, changed["project"], changed["status"], changed["started_at"],
+                 changed["start_progress"], changed["progress"], seq, at),
+            )
+        elif found["state"] is None:  # a row from before migration 0002: fold the session once
+            state = session_state.folded_state(self.load_folder(event.session_id))
+            changed = {c: state["fields"].get(c) for c in session_state.ROW_COLUMNS}
+        else:
+            # Kept as JSON text throughout (times stay text): an append parses no time.
+            state = json.loads(found["state"])
+            session_state.apply_to_state(state, changed, joins)
+        # Column names come from our own tuple, never from event data.
+        columns = [c for c in session_state.ROW_COLUMNS if c in changed]
+        assignments = "".join(f"{c} = %s, " for c in columns)
+        updated = self._x(
+            f"UPDATE sessions SET {assignments}state = %s, last_seq = %s, last_at = %s, "
+            f"event_count = event_count + 1 WHERE id = %s RETURNING {_SESSION_COLUMNS}",
+            [*(changed[c] for c in columns), session_state.encode_state(state), seq, at, event.session_id],
+        ).fetchone()
+        if updated is not None:
+            self._rows[event.session_id] = _row_to_session(updated)
+        else:
+            self._rows.pop(event.session_id, None)
         return seq
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:

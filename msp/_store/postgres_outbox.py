@@ -23,10 +23,13 @@ from msp._store.outbox_rules import (
     BLOCKING,
     QUEUE_OPS,
     RECLAIMED_NOTE,
+    SUPERSEDABLE,
     counts_attempt,
+    file_target,
     follow_up_order_key,
     initial_status,
     now_ms,
+    supersedes,
 )
 from msp.errors import ActionNotFound, InvalidInput
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 NOTIFY_CHANNEL = "msp_outbox"
 
 _BLOCKING_SQL = ", ".join(f"'{s}'" for s in BLOCKING)  # our constants, never user text
+_SUPERSEDABLE_SQL = ", ".join(f"'{s}'" for s in SUPERSEDABLE)  # matches the index actions_supersede
 #: No earlier action of the lane of ``a`` blocks it (see outbox_rules.BLOCKING).
 _IS_HEAD = (
     "NOT EXISTS (SELECT 1 FROM actions b WHERE b.integration = a.integration AND b.lane = a.lane "
@@ -45,7 +49,7 @@ _IS_HEAD = (
 _COLUMNS = (
     "id", "idempotency_key", "event_id", "integration", "position", "kind", "session_id", "payload", "status",
     "attempts", "created_ms", "next_attempt_ms", "lease_until_ms", "lease_owner", "last_error", "result",
-    "updated_ms", "order_key", "parent_id", "window_start_ms", "last_status",
+    "updated_ms", "order_key", "parent_id", "window_start_ms", "last_status", "started_ms", "offline_attempts",
 )
 _SELECT = ", ".join(_COLUMNS)
 _SELECT_A = ", ".join(f"a.{c}" for c in _COLUMNS)
@@ -53,6 +57,11 @@ _SELECT_A = ", ".join(f"a.{c}" for c in _COLUMNS)
 
 def _payload_json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def _target_bytes(target: str | None) -> bytes | None:
+    """outbox_rules' file target as the ``bytea`` column holds it (NUL is no text in PostgreSQL)."""
+    return None if target is None else target.encode("utf-8")
 
 
 def _row(row: dict[str, Any]) -> ActionRow:
@@ -180,17 +189,18 @@ class PostgresOutbox:
         at = now_ms() if now is None else now
         # Under the append lock: ids (and so lane order) are drawn in commit order. One
         # statement for the batch; workers LISTENing on the channel wake when it commits.
-        row = self._tx.execute(
+        rows = self._tx.execute(
             "WITH new AS ("
             " INSERT INTO actions (idempotency_key, event_id, integration, position, kind, session_id, payload,"
-            " status, created_ms, next_attempt_ms, updated_ms)"
-            " SELECT k, e, i, p, kd, s, pl, st, %(at)s, %(at)s, %(at)s FROM unnest("
+            " status, created_ms, next_attempt_ms, updated_ms, target)"
+            " SELECT k, e, i, p, kd, s, pl, st, %(at)s, %(at)s, %(at)s, tg FROM unnest("
             "  %(keys)s::text[], %(events)s::text[], %(integrations)s::text[], %(positions)s::int[],"
-            "  %(kinds)s::text[], %(sessions)s::text[], %(payloads)s::text[], %(statuses)s::text[]"
-            " ) WITH ORDINALITY AS t(k, e, i, p, kd, s, pl, st, n) ORDER BY n"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING integration),"
+            "  %(kinds)s::text[], %(sessions)s::text[], %(payloads)s::text[], %(statuses)s::text[],"
+            "  %(targets)s::bytea[]"
+            " ) WITH ORDINALITY AS t(k, e, i, p, kd, s, pl, st, tg, n) ORDER BY n"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key, integration),"
             f" note AS (SELECT pg_notify('{NOTIFY_CHANNEL}', i) FROM (SELECT DISTINCT integration AS i FROM new) d)"
-            " SELECT (SELECT count(*) FROM new) AS n, (SELECT count(*) FROM note) AS notified",
+            " SELECT new.id, new.idempotency_key, (SELECT count(*) FROM note) AS notified FROM new ORDER BY new.id",
             {
                 "at": at,
                 "keys": [a.idempotency_key for a in actions],
@@ -201,10 +211,31 @@ class PostgresOutbox:
                 "sessions": [a.session_id for a in actions],
                 "payloads": [_payload_json(a.payload) for a in actions],
                 "statuses": [initial_status(a.held) for a in actions],
+                "targets": [_target_bytes(file_target(a.kind, a.payload)) for a in actions],
             },
             lock=True,
-        ).fetchone()
-        return int(row["n"]) if row else 0
+        ).fetchall()
+        # Only an action really added may supersede older ones, in the order they were planned.
+        added = {r["idempotency_key"]: int(r["id"]) for r in rows}
+        for a in actions:
+            newer = added.get(a.idempotency_key)
+            rule = supersedes(a.kind, a.payload) if newer is not None else None
+            if newer is not None and rule is not None:
+                self._supersede(a.integration, newer, rule, at)
+        return len(rows)
+
+    def _supersede(self, integration: str, newer: int, rule: tuple[str, bool], now: int) -> None:
+        key, whole_file = rule
+        prefix = key.encode("utf-8")
+        # A prefix as a byte range: no UTF-8 text holds the byte 0xff, so it bounds every
+        # target that starts with the key (paths are user text: never a LIKE pattern).
+        match, params = ("target >= %s AND target < %s", [prefix, prefix + b"\xff"]) if whole_file \
+            else ("target = %s", [prefix])
+        self._x(
+            f"UPDATE actions SET status = 'superseded', updated_ms = %s, last_error = NULL, result = %s "
+            f"WHERE integration = %s AND status IN ({_SUPERSEDABLE_SQL}) AND {match} AND id < %s",
+            [now, f"superseded by #{newer}, a newer write of the same file", integration, *params, newer],
+        )
 
     def reclaim(self, owner: str, now: int, *, other_owners: bool = False) -> int:
         where = "status = 'in_flight' AND (lease_until_ms < %s"
@@ -213,12 +244,24 @@ class PostgresOutbox:
             where += " OR lease_owner IS DISTINCT FROM %s"
             params.append(owner)
         where += ")"
+        # Started: the request may have landed, outcome unknown -> due now, attempt counted.
+        # Never started: back exactly as it was claimed (schedule and last_error kept).
         cur = self._x(
-            "UPDATE actions SET status = 'pending', attempts = attempts + %s, lease_owner = NULL, "
-            f"lease_until_ms = NULL, next_attempt_ms = %s, updated_ms = %s, last_error = %s WHERE {where}",
-            [int(counts_attempt(None)), now, now, RECLAIMED_NOTE, *params],
+            "UPDATE actions SET status = 'pending', lease_owner = NULL, lease_until_ms = NULL, updated_ms = %s, "
+            "attempts = attempts + CASE WHEN started_ms IS NULL THEN %s ELSE %s END, "
+            "next_attempt_ms = CASE WHEN started_ms IS NULL THEN next_attempt_ms ELSE %s END, "
+            "last_error = CASE WHEN started_ms IS NULL THEN last_error ELSE %s END, "
+            f"started_ms = NULL WHERE {where}",
+            [now, int(counts_attempt(False)), int(counts_attempt(True)), now, RECLAIMED_NOTE, *params],
         )
         return int(cur.rowcount)
+
+    def mark_started(self, ids: Sequence[int], owner: str, now: int) -> None:
+        if ids:
+            self._x(
+                "UPDATE actions SET started_ms = %s WHERE id = ANY(%s) AND status = 'in_flight' AND lease_owner = %s",
+                (now, [int(i) for i in ids], owner),
+            )
 
     def renew(self, owner: str, until: int) -> None:
         self._x(
@@ -248,7 +291,7 @@ class PostgresOutbox:
             f" AND {_IS_HEAD}"
             " ORDER BY a.order_key LIMIT %(limit)s FOR UPDATE OF a SKIP LOCKED)"
             " UPDATE actions a SET status = 'in_flight', lease_owner = %(owner)s,"
-            " lease_until_ms = %(until)s, updated_ms = %(now)s"
+            " lease_until_ms = %(until)s, updated_ms = %(now)s, started_ms = NULL"
             f" FROM heads WHERE a.id = heads.id RETURNING {_SELECT_A}",
             {
                 "integration": integration, "now": now, "owner": owner, "until": lease_until, "limit": lanes,
@@ -271,20 +314,21 @@ class PostgresOutbox:
                     nxt = _row(raw)
                     if nxt.status != "pending" or nxt.next_attempt_ms > now or nxt.kind != head.kind:
                         break
-                    nxt.status, nxt.lease_owner, nxt.lease_until_ms = "in_flight", owner, lease_until
+                    nxt.status, nxt.lease_owner, nxt.lease_until_ms, nxt.started_ms = "in_flight", owner, lease_until, None
                     run.append(nxt)
                     more.append(nxt.id)
             if more:
                 self._x(
-                    "UPDATE actions SET status = 'in_flight', lease_owner = %s, lease_until_ms = %s, updated_ms = %s "
-                    "WHERE id = ANY(%s)",
+                    "UPDATE actions SET status = 'in_flight', lease_owner = %s, lease_until_ms = %s, updated_ms = %s, "
+                    "started_ms = NULL WHERE id = ANY(%s)",
                     (owner, lease_until, now, more),
                 )
         return runs
 
     def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
         for u in updates:
-            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "updated_ms = %s", "status = %s"]
+            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "started_ms = NULL", "updated_ms = %s",
+                    "status = %s"]
             params: list[Any] = [now, "pending" if u.status == "released" else u.status]
             if u.attempts is not None:
                 sets.append("attempts = %s")
@@ -301,6 +345,9 @@ class PostgresOutbox:
             if u.status_code is not None:
                 sets.append("last_status = %s")
                 params.append(u.status_code)
+            if u.offline_attempts is not None:
+                sets.append("offline_attempts = %s")
+                params.append(u.offline_attempts)
             params.append(u.id)
             self._x(f"UPDATE actions SET {', '.join(sets)} WHERE id = %s", params)
             if u.follow_ups:
@@ -338,13 +385,13 @@ class PostgresOutbox:
         if not ids:
             return []
         rule = QUEUE_OPS[op]
-        sets = "status = %s, updated_ms = %s, lease_owner = NULL, lease_until_ms = NULL"
+        sets = "status = %s, updated_ms = %s, lease_owner = NULL, lease_until_ms = NULL, started_ms = NULL"
         params: list[Any] = [rule.to, now]
         if rule.to == "pending":
             sets += ", next_attempt_ms = %s"
             params.append(now)
         if rule.fresh:
-            sets += ", attempts = 0, window_start_ms = %s"
+            sets += ", attempts = 0, offline_attempts = 0, window_start_ms = %s"
             params.append(now)
         rows = self._x(
             f"UPDATE actions SET {sets} WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",

@@ -12,15 +12,16 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from msp._model.events import COLLECTIONS, KINDS
-from msp._model.models import Event, Session, Update, format_time, parse_time
+from msp._model.events import KINDS
+from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
+from msp._store import session_state
 from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
 from msp._store.sqlite_outbox import SqliteOutbox
 from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
@@ -123,7 +124,7 @@ MIGRATIONS: list[str] = [
         WHERE status IN ('pending', 'in_flight');
     CREATE INDEX actions_claim ON actions(integration, status, order_key);
     """,
-    # 3: the session projection's folded fields and list counts as JSON (``_decode_state``), so
+    # 3: the session projection's folded fields and list counts as JSON (msp._store.session_state), so
     # the session a hook receives is read, not re-folded from every event. NULL on the rows of an
     # older store: such a session is folded once from its events, at its next event. And what a
     # file action writes (outbox_rules.file_target), so a newer write finds the waiting ones it
@@ -268,31 +269,6 @@ class SqliteStore:
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
-
-
-#: The session row's columns that mirror a folded field of the same name (for listings and indexes).
-_ROW_COLUMNS = ("project", "status", "started_at", "ended_at", "start_progress", "progress", "goal", "issue")
-#: The fields an event must set to open a session row (``session_started`` does).
-_OPENING = frozenset({"project", "status", "started_at", "start_progress", "progress"})
-#: The item types a hook's session holds whole (all but updates), and the update types.
-_UPDATE_TYPES = [name for name, kind in KINDS.items() if kind.joins == "updates"]
-_OTHER_ITEM_TYPES = [
-    name for name, kind in KINDS.items()
-    if (kind.joins is not None and kind.joins != "updates") or kind.resolves is not None or kind.fold is not None
-]
-_UPDATE_VIEW: Callable[[Event], Any] = KINDS[_UPDATE_TYPES[0]].view or (lambda e: None)
-
-
-def _column_value(value: Any) -> Any:
-    return format_time(value) if isinstance(value, datetime) else value
-
-
-def _decode_state(text: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """The ``state`` column: ``{"fields": the folded fields, times as text, "counts": per list}``.
-    Every time field of a session is named ``*_at`` (started_at, ended_at)."""
-    data = json.loads(text)
-    fields = {k: parse_time(v) if k.endswith("_at") and isinstance(v, str) else v for k, v in data["fields"].items()}
-    return fields, dict(data["counts"])
 
 
 def _row_to_session(row: sqlite3.Row) -> SessionRow:
@@ -457,20 +433,15 @@ class SqliteAccess:
             raise KeyError(session_id)
         if row["state"] is None:  # a store older than the projection: fold once
             return self.load_folder(session_id).view(recent)
-        fields, counts = _decode_state(row["state"])
-        folder = self._fold(session_id, self.session_events(session_id, _OTHER_ITEM_TYPES))
-        latest = self.session_events(session_id, _UPDATE_TYPES, limit=recent, newest_first=True) if recent > 0 else []
-        folder.fields = fields
-        folder.last_at = parse_time(row["last_at"])
-        folder.last_seq = row["last_seq"]
+        folder = self._fold(session_id, self.session_events(session_id, session_state.OTHER_ITEM_TYPES))
+        latest = (self.session_events(session_id, session_state.UPDATE_TYPES, limit=recent, newest_first=True)
+                  if recent > 0 else [])
         started = self._db.execute(
             "SELECT seq FROM events WHERE session_id = ? AND type = 'session_started' ORDER BY seq LIMIT 1",
             (session_id,),
         ).fetchone()
-        folder.started_seq = started[0] if started else None
-        folder.updates = [cast(Update, _UPDATE_VIEW(e)) for e in reversed(latest)]
-        folder.earlier_updates = counts.get("updates", 0) - len(folder.updates)
-        return folder.view()
+        return session_state.hook_view(folder, row["state"], row["last_at"], row["last_seq"],
+                                       started[0] if started else None, latest)
 
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._db.execute(
@@ -523,7 +494,6 @@ class SqliteAccess:
         )
         seq = int(cur.lastrowid or 0)
         kind = KINDS.get(event.type)
-        sets = kind.sets(event) if kind is not None else {}
         if kind is not None and kind.joins == "blockers" and kind.view is not None:
             blocker = kind.view(event)
             self._db.execute(
@@ -532,15 +502,15 @@ class SqliteAccess:
             )
         if kind is not None and kind.resolves is not None:
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
-        joins = kind.joins if kind is not None else None
+        joins = session_state.joins(event)
         found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
-        changed = {k: _column_value(v) for k, v in sets.items()}  # as the state column holds them
-        state: dict[str, Any]
+        changed = session_state.changed_fields(event)  # as the state column holds them
+        state: dict[str, Any] | None
         if found is None:
-            if not sets.keys() >= _OPENING:
+            state = session_state.opening_state(changed, joins)
+            if state is None:
                 self._rows.pop(event.session_id, None)
                 return seq  # an event of a session never started only joins the log
-            state = {"fields": changed, "counts": dict.fromkeys(COLLECTIONS, 0)}
             self._db.execute(
                 "INSERT INTO sessions (id, project, status, started_at, start_progress, progress, "
                 "last_seq, last_at, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
@@ -548,23 +518,18 @@ class SqliteAccess:
                  changed["start_progress"], changed["progress"], seq, at),
             )
         elif found["state"] is None:  # a store older than the projection: fold the session once
-            folder = self.load_folder(event.session_id)
-            state = {"fields": {k: _column_value(v) for k, v in folder.fields.items()},
-                     "counts": {name: len(getattr(folder, name)) for name in COLLECTIONS}}
-            changed = {c: state["fields"].get(c) for c in _ROW_COLUMNS}
-            joins = None  # the fold above already holds this event
+            state = session_state.folded_state(self.load_folder(event.session_id))
+            changed = {c: state["fields"].get(c) for c in session_state.ROW_COLUMNS}
         else:
             # Kept as JSON text throughout (times stay text): an append parses no time.
             state = json.loads(found["state"])
-            state["fields"].update(changed)
-        if joins is not None:
-            state["counts"][joins] = state["counts"].get(joins, 0) + 1
-        columns = [c for c in _ROW_COLUMNS if c in changed]
+            session_state.apply_to_state(state, changed, joins)
+        columns = [c for c in session_state.ROW_COLUMNS if c in changed]
         assignments = "".join(f"{c} = ?, " for c in columns)
         updated = self._db.execute(
             f"UPDATE sessions SET {assignments}state = ?, last_seq = ?, last_at = ?, "
             "event_count = event_count + 1 WHERE id = ? RETURNING *",
-            [*(changed[c] for c in columns), json.dumps(state, ensure_ascii=False, sort_keys=True), seq, at,
+            [*(changed[c] for c in columns), session_state.encode_state(state), seq, at,
              event.session_id],
         ).fetchall()
         if updated:
