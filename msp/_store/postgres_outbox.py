@@ -314,7 +314,8 @@ class PostgresOutbox:
                     nxt = _row(raw)
                     if nxt.status != "pending" or nxt.next_attempt_ms > now or nxt.kind != head.kind:
                         break
-                    nxt.status, nxt.lease_owner, nxt.lease_until_ms, nxt.started_ms = "in_flight", owner, lease_until, None
+                    nxt.status, nxt.lease_owner, nxt.lease_until_ms = "in_flight", owner, lease_until
+                    nxt.started_ms = None
                     run.append(nxt)
                     more.append(nxt.id)
             if more:

@@ -98,6 +98,46 @@ def test_an_older_client_refuses_a_newer_schema(pg_server: PostgresServer) -> No
         migrate(url)
 
 
+def test_migration_2_keeps_a_version_1_store_whole(pg_server: PostgresServer) -> None:
+    """A store at version 1 with a session and a lease taken by an older msp: after migration 2
+    the session's hook view is folded once, and the old lease counts as started (its drain may
+    have sent it) when it is reclaimed."""
+    from msp._store.outbox_rules import RECLAIMED_NOTE
+
+    url = pg_server.create_database(migrated=False)
+    assert migrate(url, upto=1) == (0, 1)
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO events (id, type, session_id, project, at, at_ms, source, data) VALUES "
+                     "('e1', 'session_started', 's1', 'proj', '2024-05-06T09:00:00Z', 1, 'api', "
+                     "'{\"goal\": \"old\", \"progress\": 5, \"issue\": null}')")
+        conn.execute("INSERT INTO sessions (id, project, status, started_at, start_progress, progress, last_seq, "
+                     "last_at, goal, event_count) VALUES ('s1', 'proj', 'active', '2024-05-06T09:00:00Z', 5, 5, 1, "
+                     "'2024-05-06T09:00:00Z', 'old', 1)")
+        conn.execute("INSERT INTO actions (idempotency_key, event_id, integration, position, kind, session_id, "
+                     "payload, status, attempts, created_ms, next_attempt_ms, lease_until_ms, lease_owner, "
+                     "updated_ms) VALUES ('k1', 'e1', 'hook', 0, 'http', 's1', '{}', 'in_flight', 0, 1, 1, 2, "
+                     "'gone', 1)")
+    assert migrate(url) == (1, SCHEMA_VERSION)
+    store = open_store(url)
+    try:
+        with store.read() as tx:
+            session = tx.hook_session("s1", 3)
+            assert session.goal == "old" and session.progress == 5 and session.started_seq == 1
+        with store.write() as tx:
+            assert tx.outbox.reclaim("me", 10) == 1
+            [row] = tx.outbox.by_keys(["k1"])
+        assert (row.status, row.attempts, row.last_error, row.offline_attempts) == ("pending", 1, RECLAIMED_NOTE, 0)
+        with store.write() as tx:
+            tx.append(Event("e2", "progress_updated", "s1", "proj", datetime(2024, 5, 6, 10, tzinfo=UTC), "api",
+                            {"text": "after", "progress": 50, "tags": []}))
+        with store.read() as tx:
+            assert tx.hook_session("s1", 3).model_dump() == tx.load_folder("s1").view(3).model_dump()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT state IS NOT NULL, progress FROM sessions").fetchone() == (True, 50)
+    finally:
+        store.close()
+
+
 # --- connection errors --------------------------------------------------------------------
 
 

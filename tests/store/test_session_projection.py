@@ -1,6 +1,6 @@
 """The session a hook receives comes from the store's projection, not from folding every event:
 it equals the fold's view with the latest updates, it is read without a fold, and the close
-hook and replays still see what they saw when recording."""
+hook and replays still see what they saw when recording. Runs on every store backend."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from msp._model.events import RECENT_UPDATES
 from msp._model.models import Session
 from msp._plugins.host import build_host
 from msp._session.manager import SessionManager
-from msp._store.sqlite import SqliteAccess, SqliteStore
+from msp._store.interface import Store
+from tests.store.backends import Backend
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -46,7 +47,7 @@ class Seen:
         self.calls.append(("close", session))
 
 
-def _manager(store: SqliteStore, seen: Seen) -> SessionManager:
+def _manager(store: Store, seen: Seen) -> SessionManager:
     clock = (T0 + timedelta(seconds=i) for i in range(1_000_000))
     return SessionManager(store, build_host({"seen": {}}, extra={"seen": seen}), default_project="p",
                           clock=lambda: next(clock))
@@ -67,7 +68,7 @@ def _two_sessions(manager: SessionManager) -> tuple[str, str]:
     return first, second
 
 
-def test_the_hook_view_equals_the_fold_with_the_latest_updates(store: SqliteStore) -> None:
+def test_the_hook_view_equals_the_fold_with_the_latest_updates(store: Store) -> None:
     manager = _manager(store, Seen())
     first, second = _two_sessions(manager)
     with store.read() as tx:
@@ -82,7 +83,7 @@ def test_the_hook_view_equals_the_fold_with_the_latest_updates(store: SqliteStor
     assert held.resolved_elsewhere[0].solution == "reviewed" and held.goal == "two" and held.issue == "ENG-1"
 
 
-def test_recording_reads_the_projection_never_the_whole_session(store: SqliteStore,
+def test_recording_reads_the_projection_never_the_whole_session(store: Store,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     seen = Seen()
     manager = _manager(store, seen)
@@ -93,7 +94,9 @@ def test_recording_reads_the_projection_never_the_whole_session(store: SqliteSto
     def no_fold(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a hook's session was folded from every event")
 
-    monkeypatch.setattr(SqliteAccess, "load_folder", no_fold)
+    with store.read() as tx:
+        access = type(tx)  # the backend's transaction class
+    monkeypatch.setattr(access, "load_folder", no_fold)
     manager.update({"text": "last", "progress": 99})
     manager.decide({"text": "d"})
     kind, session = seen.calls[-2]
@@ -108,7 +111,7 @@ def test_recording_reads_the_projection_never_the_whole_session(store: SqliteSto
     assert kind == "close" and len(whole.updates) == whole.update_count == RECENT_UPDATES + 6
 
 
-def test_replay_and_plan_see_what_recording_saw(store: SqliteStore) -> None:
+def test_replay_and_plan_see_what_recording_saw(store: Store) -> None:
     seen = Seen()
     manager = _manager(store, seen)
     manager.start({})
@@ -124,15 +127,27 @@ def test_replay_and_plan_see_what_recording_saw(store: SqliteStore) -> None:
     assert [(k, s.model_dump()) for k, s in seen.calls] == recorded
 
 
-def test_a_store_from_before_the_projection_folds_once_then_keeps_it(store: SqliteStore, project_dir: Any) -> None:
-    import sqlite3
+def _forget_the_projection(backend: Backend, spec: str) -> None:
+    """Make every session row look as a store's from before the projection (state NULL)."""
+    if backend.server is None:
+        import sqlite3
 
+        db = sqlite3.connect(spec)
+        db.execute("UPDATE sessions SET state = NULL")
+        db.commit()
+        db.close()
+        return
+    import psycopg
+
+    with psycopg.connect(spec) as conn:
+        conn.execute("UPDATE sessions SET state = NULL")
+
+
+def test_a_store_from_before_the_projection_folds_once_then_keeps_it(store: Store, backend: Backend,
+                                                                     project_dir: Any) -> None:
     manager = _manager(store, Seen())
     _, second = _two_sessions(manager)
-    db = sqlite3.connect(store.path)
-    db.execute("UPDATE sessions SET state = NULL")
-    db.commit()
-    db.close()
+    _forget_the_projection(backend, backend.project_spec(project_dir))
     with store.read() as tx:
         assert tx.hook_session(second, 2).model_dump() == tx.load_folder(second).view(2).model_dump()
     manager.update({"text": "after the upgrade", "progress": 90})
