@@ -9,7 +9,7 @@ Front-ends and the dispatcher open a store with :func:`open_store` and use it on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from msp._config import Project, StoreConfig
@@ -98,3 +98,33 @@ def migrate_store(target: Project | str) -> tuple[int, int]:
     from msp._store.postgres import migrate
 
     return migrate(url)
+
+
+def describe_store(target: Project, store: Store) -> dict[str, Any]:
+    """What ``msp store status`` shows of a project's open store: the backend, where it is (a
+    PostgreSQL URL with its password masked), its schema version and the one this msp uses,
+    and how many events, sessions and actions (by status) it holds."""
+    url = store_url(target.config.store)
+    with store.read() as tx:
+        events = tx.count_events()
+        sessions = tx.list_sessions()
+        actions = tx.outbox.counts()
+    info: dict[str, Any]
+    if url is None:
+        from msp._store.sqlite import SCHEMA_VERSION, SqliteStore
+
+        assert isinstance(store, SqliteStore)
+        info = {"backend": "sqlite", "path": str(store.path), "schema_version": store.schema_version,
+                "msp_schema_version": SCHEMA_VERSION}
+    else:
+        from msp._store import postgres
+
+        assert isinstance(store, postgres.PostgresStore)
+        info = {"backend": "postgres", "url": postgres.redact_url(url, url), "schema_version": store.schema_version,
+                "msp_schema_version": postgres.SCHEMA_VERSION}
+    info.update({
+        "events": events,
+        "sessions": {"total": len(sessions), "active": sum(1 for s in sessions if s.status == "active")},
+        "actions": {status: actions[status] for status in sorted(actions)},
+    })
+    return info

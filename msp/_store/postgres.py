@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from msp._model.events import KINDS
@@ -170,10 +170,11 @@ CREATE TABLE IF NOT EXISTS schema_version (
 
 def _current_version(conn: psycopg.Connection[Any]) -> int | None:
     """The store's schema version, None when it has no msp schema at all."""
-    row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    cur = conn.cursor(row_factory=tuple_row)  # whatever rows the connection makes (the pool's are dicts)
+    row = cur.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
     if not row or not row[0]:
         return None
-    found = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    found = cur.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(found[0]) if found and found[0] is not None else 0
 
 
