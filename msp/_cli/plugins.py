@@ -132,7 +132,8 @@ def integrations_doctor(
                     from msp._dispatch.registry import run_probes
 
                     findings += run_probes(host, n, probes, project.root, project.config.dispatch.timeout_s)
-            waiting = {s: c for s, c in sorted(queued.get(n, {}).items()) if s not in ("done", "dropped", "superseded") and c}
+            waiting = {s: c for s, c in sorted(queued.get(n, {}).items())
+                       if s not in ("done", "dropped", "superseded") and c}
             if waiting:
                 shown = ", ".join(f"{s} {c}" for s, c in waiting.items())
                 findings.append(Finding(severity="warning", message=f"{sum(waiting.values())} action(s) queued and "
