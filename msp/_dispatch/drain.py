@@ -48,6 +48,10 @@ MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).
 FLUSH_AFTER_S = 0.005
 FLUSH_BATCH = 64
+#: Started marks of actions about to be sent are gathered this long into one transaction (with
+#: the outcomes buffered by then): one write per few actions rather than one per action, for a
+#: delay no request notices.
+MARK_GATHER_S = 0.002
 #: After a claim came back short, look for more work of that integration this much later
 #: (sooner when one of its workers finishes).
 CLAIM_BACKOFF_S = 0.1
@@ -539,7 +543,7 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         if self._marks_written is None:
             self._marks_written = loop.create_future()
-            loop.call_soon(self._write_marks)
+            loop.call_later(MARK_GATHER_S, self._write_marks)
         written = self._marks_written
         self._marks.extend(row.id for row in starting)
         try:
