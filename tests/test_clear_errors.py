@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -337,10 +339,14 @@ def test_the_mcp_server_answers_malformed_json_with_a_parse_error_and_keeps_serv
         proc.stdin.write(line + "\n")
         proc.stdin.flush()
 
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()], daemon=True).start()
+
     def answer() -> dict[str, Any]:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line, "the server stopped answering"
+        try:
+            line = lines.get(timeout=30)  # a bound, not a timing assertion: no answer at all fails
+        except queue.Empty:
+            raise AssertionError("the server sent no answer") from None
         return dict(json.loads(line))
 
     try:
@@ -361,7 +367,7 @@ def test_the_mcp_server_answers_malformed_json_with_a_parse_error_and_keeps_serv
     finally:
         proc.stdin.close()
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
