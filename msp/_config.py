@@ -23,8 +23,10 @@ MSP_DIR_NAME = ".msp"
 ENV_DIR = "MSP_DIR"
 
 
+# allow_inf_nan=False: TOML can spell inf and nan, and neither is a timeout or a count. Every
+# number also has an upper bound (le=...): past it, the timers and SQLite integers it feeds overflow.
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True, allow_inf_nan=False)
 
 
 class ProjectConfig(_Section):
@@ -33,7 +35,7 @@ class ProjectConfig(_Section):
 
 class SessionConfig(_Section):
     timeout_hours: float = Field(
-        12.0, gt=0, description="Active sessions older than this are offered to `msp recover`."
+        12.0, gt=0, le=87_600, description="Active sessions older than this are offered to `msp recover`."
     )
 
 
@@ -56,7 +58,7 @@ class LoggingConfig(_Section):
 
 
 class PluginsConfig(_Section):
-    hook_timeout_ms: int = Field(1000, gt=0, description="Budget for one hook call.")
+    hook_timeout_ms: int = Field(1000, gt=0, le=600_000, description="Budget for one hook call.")
 
 
 class DispatchConfig(_Section):
@@ -67,16 +69,25 @@ class DispatchConfig(_Section):
         description="background: a detached drain after each recording command; inline: drain before "
         "returning (up to inline_timeout_s); manual: only on `msp dispatch`.",
     )
-    inline_timeout_s: float = Field(5.0, gt=0, description="Inline mode: the longest a command waits for delivery.")
-    max_attempts: int = Field(8, ge=1, description="Attempts before an action is dead (per integration: max_attempts).")
-    max_age_hours: float = Field(72.0, gt=0, description="An action still failing after this long is dead.")
-    backoff_base_s: float = Field(1.0, gt=0, description="First retry delay bound; doubles per attempt (full jitter).")
-    backoff_cap_s: float = Field(300.0, gt=0, description="The longest backoff delay.")
-    lease_s: float = Field(60.0, gt=0, description="How long a claimed action stays leased without a heartbeat.")
-    concurrency: int = Field(8, ge=1, description="Default in-flight actions per integration.")
-    timeout_s: float = Field(10.0, gt=0, description="Per-request timeout for http and graphql.")
+    inline_timeout_s: float = Field(
+        5.0, gt=0, le=3600, description="Inline mode: the longest a command waits for delivery."
+    )
+    max_attempts: int = Field(
+        8, ge=1, le=1000, description="Attempts before an action is dead (per integration: max_attempts)."
+    )
+    max_age_hours: float = Field(72.0, gt=0, le=87_600, description="An action still failing after this long is dead.")
+    backoff_base_s: float = Field(
+        1.0, gt=0, le=86_400, description="First retry delay bound; doubles per attempt (full jitter)."
+    )
+    backoff_cap_s: float = Field(300.0, gt=0, le=604_800, description="The longest backoff delay.")
+    lease_s: float = Field(
+        60.0, gt=0, le=86_400, description="How long a claimed action stays leased without a heartbeat."
+    )
+    concurrency: int = Field(8, ge=1, le=1000, description="Default in-flight actions per integration.")
+    timeout_s: float = Field(10.0, gt=0, le=3600, description="Per-request timeout for http and graphql.")
     linger_s: float = Field(
-        60.0, ge=0, description="A background drain sleeps up to this long for the next retry to come due, then exits."
+        60.0, ge=0, le=86_400,
+        description="A background drain sleeps up to this long for the next retry to come due, then exits.",
     )
     batch_size: int = Field(
         20, ge=1, le=1000,

@@ -23,12 +23,13 @@ line per delivered action).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,8 @@ class RotatingFile:
         self.backups = max(0, backups)
         self._threads = threading.Lock()
         self._lock = FileLock(path.with_name(path.name + ".lock"), thread_local=False)
-        self._failed = False
+        #: What went wrong writing the file, said once on stderr (None while all is well).
+        self.write_error: str | None = None
 
     def msg(self, message: str) -> None:
         data = self._fit(message).encode("utf-8") + b"\n"
@@ -160,9 +162,9 @@ class RotatingFile:
                 finally:
                     os.close(fd)
         except (OSError, Timeout) as exc:
-            if not self._failed:  # logging never stops a command; say so once
-                self._failed = True
-                print(f"warning: cannot write the log file {self.path}: {exc}", file=sys.stderr)
+            if self.write_error is None:  # logging never stops a command; say so once
+                self.write_error = cannot_write(self.path, exc)
+                _stderr(f"warning: {self.write_error}")
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
@@ -208,15 +210,33 @@ class Log:
         self.max_bytes = max_bytes
         self.backups = backups
         self._logger: Any = None
+        self._file: RotatingFile | None = None
+        self._failure: str | None = None
+
+    @property
+    def failures(self) -> list[str]:
+        """Why log lines could not be written (each said once on stderr already)."""
+        found = [self._failure] if self._failure else []
+        if self._file is not None and self._file.write_error:
+            found.append(self._file.write_error)
+        return found
 
     def _get(self) -> Any:
         if self._logger is None:
             import structlog
 
             assert self.logs_dir is not None
-            self.logs_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.logs_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                # Logging never stops a command: say so once, and log nowhere from now on.
+                self._failure = cannot_write(self.logs_dir, exc)
+                _stderr(f"warning: {self._failure}")
+                self.logs_dir = None
+                return None
+            self._file = RotatingFile(self.logs_dir / "msp.jsonl", self.max_bytes, self.backups)
             self._logger = structlog.wrap_logger(
-                RotatingFile(self.logs_dir / "msp.jsonl", self.max_bytes, self.backups),
+                self._file,
                 processors=[
                     structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -228,17 +248,72 @@ class Log:
 
     def log(self, level: str, event: str, **fields: Any) -> None:
         if _LEVELS[level] >= self.level and self.logs_dir is not None:
-            getattr(self._get(), level)(event, **fields)
+            logger = self._get()
+            if logger is not None:
+                getattr(logger, level)(event, **fields)
 
     def warning(self, message: str, **fields: Any) -> None:
-        """Tell the user on stderr, readably, and keep it in the log."""
+        """Tell the user on stderr, readably (control characters escaped), and keep it in the log."""
         clean = redact(message)
-        print(f"warning: {clean}", file=sys.stderr)
+        _stderr(f"warning: {clean}")
         self.log("warning", clean, **fields)
 
     def close(self) -> None:
         """Nothing stays open between lines; kept so callers can say they are done."""
         self._logger = None
+        self._file = None
+
+
+def cannot_write(path: Path, exc: BaseException) -> str:
+    """Why ``path`` cannot be written, and what to do about it."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    text = f"cannot write the log at {path}: {reason}"
+    owner = _owner_of(path)
+    if owner is not None:
+        text += f" (it belongs to {owner}; run msp as {owner}, or make it yours with `chown`)"
+    return text + "; commands still record, without a log"
+
+
+def _owner_of(path: Path) -> str | None:
+    """The user owning ``path`` (or its nearest existing folder) when that is not us."""
+    if not hasattr(os, "geteuid"):
+        return None
+    for candidate in (path, *path.parents):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        if uid == os.geteuid():
+            return None
+        try:
+            import pwd
+
+            return pwd.getpwuid(uid).pw_name
+        except (ImportError, KeyError):
+            return f"user id {uid}"
+    return None
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+#: How a line is made fit for the terminal before it goes to stderr. The application layer,
+#: which decides what reaches a screen, installs its escaping here (:func:`show_through`); this
+#: module sits below it and cannot import it.
+_screen: Callable[[str], str] = _as_is
+
+
+def show_through(screen: Callable[[str], str]) -> None:
+    """Pass every line this module prints on stderr through ``screen`` first."""
+    global _screen
+    _screen = screen
+
+
+def _stderr(line: str) -> None:
+    """One line on stderr, made fit for a terminal; a closed stderr is not an error."""
+    with contextlib.suppress(OSError, ValueError):
+        print(_screen(line), file=sys.stderr)
 
 
 _current = Log()

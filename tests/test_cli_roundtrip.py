@@ -13,6 +13,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from msp._app.screen import for_terminal
 from msp._session.manager import SessionManager
 
 HOSTILE = [
@@ -102,11 +103,14 @@ def test_hostile_text_round_trips_through_the_cli(msp_cli: Any, project_dir: Pat
     assert stored == HOSTILE
     assert {"events", "sessions", "blockers", "actions"} <= tables
 
-    # The text views print it unchanged too (not escaped, not trimmed).
+    # The text views print it unchanged too (not trimmed), except that control characters
+    # other than newline and tab are shown escaped (a carriage return as \x0d): a terminal
+    # shows stored text, it never obeys it (msp._app.screen).
     text_view = msp_cli("show", sid)
     assert text_view.code == 0
-    for text in HOSTILE:  # (captured with universal newlines: \r\n reads as \n)
-        assert text.rstrip("\n").replace("\r\n", "\n") in text_view.out
+    for text in HOSTILE:
+        assert for_terminal(text.rstrip("\n")) in text_view.out
+    assert "\r" not in text_view.out and "line two\\x0d\nline three" in text_view.out
 
 
 def _random_text(rng: random.Random, length: int) -> str:
@@ -125,10 +129,10 @@ def _random_text(rng: random.Random, length: int) -> str:
 def test_random_text_in_every_field_round_trips_through_api_and_cli(
     manager: SessionManager, msp_cli: Any
 ) -> None:
-    """Seeded random text (plus NUL, which no command line can carry) in every field at once,
-    stored through the API and read back by the real ``msp show --json``."""
+    """Seeded random text in every field at once, stored through the API and read back by the
+    real ``msp show --json``. (NUL is refused at input: tests/test_hostile_text.py.)"""
     rng = random.Random(2)
-    samples = [_random_text(rng, rng.randint(1, 300)) for _ in range(40)] + ["nul\x00inside", "\x00"]
+    samples = [_random_text(rng, rng.randint(1, 300)) for _ in range(40)]
     labels = [s[:200] for s in samples]
     items = list(samples)
     sid = manager.start({"goal": samples[0], "issue": labels[1]}).event.session_id

@@ -8,6 +8,8 @@
   dispatch kick) and the text that reports it.
 - :mod:`msp._app.inputs`: parsing of user-typed values both front-ends accept (dates).
 - :mod:`msp._app.queue`: the outbox's counts by status.
+- :mod:`msp._app.screen`: the one escaping of text bound for a terminal, and JSON safe to print.
+- :mod:`msp._app.health`: an empty answer from a damaged store is reported as damage.
 
 Everything here imports lazily, like the CLI it serves: ``msp update`` pays only for what it uses.
 The command that starts the MCP server is added to the CLI by ``msp._main``, the entry point

@@ -29,6 +29,10 @@ class Context:
     used, so a command that needs only the project never opens the store."""
 
     def __init__(self, source: Source = "cli") -> None:
+        from msp._app.screen import for_terminal
+        from msp._logging import show_through
+
+        show_through(for_terminal)  # warnings on stderr show stored text, never obey it
         self._project: Project | None = None
         self._store: Store | None = None
         self._manager: SessionManager | None = None

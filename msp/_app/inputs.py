@@ -13,8 +13,12 @@ def parse_date(raw: str | None, now: datetime | None = None) -> datetime | None:
     from msp.errors import InvalidInput
 
     text = raw.strip()
-    if text.endswith("d") and text[:-1].isdigit():
-        return (now or datetime.now(UTC)) - timedelta(days=int(text[:-1]))
+    if text.endswith("d") and text[:-1].isascii() and text[:-1].isdigit():
+        try:
+            return (now or datetime.now(UTC)) - timedelta(days=int(text[:-1]))
+        except (OverflowError, ValueError):  # before year 1, or more days than timedelta holds
+            raise InvalidInput(f"{raw[:24]!r} reaches back before the calendar starts",
+                               "use a smaller number of days, or a date") from None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -208,6 +208,10 @@ def queue(
             with outbox.read() as tx:
                 found = tx.select(statuses, integration, limit)
                 counts = tx.counts()
+            if not found:
+                from msp._app.health import confirm_sound
+
+                confirm_sound(ctx)  # an empty queue must not be a damaged store's silence
             text = "\n".join(_line(r) for r in found) or "The queue is empty."
             if counts:
                 text += "\n" + "Counts: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

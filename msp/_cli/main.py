@@ -21,9 +21,9 @@ import typer
 from msp._app.context import OPTIONS, Context
 from msp._app.inputs import parse_date as _date
 from msp._app.queue import counts_by_status as _queue_counts
-from msp._app.recording import after_record as _after_record
-from msp._app.recording import record_text as _record_text
-from msp._model.durations import format_duration
+from msp._app.recording import finish as _finish
+from msp._app.screen import for_terminal, json_text
+from msp._model.durations import format_duration, seconds_between
 
 if TYPE_CHECKING:
     from msp._session.manager import Recorded, SessionManager
@@ -42,11 +42,26 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON document on
 DryRunOpt = typer.Option(False, "--dry-run", help="Print the actions it would plan; store nothing.")
 
 
+#: The most rows a listing prints, and the longest look-back in days: bounds that keep a typo
+#: like ``--limit 99999999999999999999`` a usage error instead of an overflow deep inside.
+MAX_LIST = 100_000
+MAX_DAYS = 36_500
+
+
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    """The one way a command's answer reaches stdout: ``--json`` as exact JSON (safe to print,
+    see msp._app.screen), text with control characters escaped."""
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(json_text(data) + "\n")
     elif text:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        shown = for_terminal(text)
+        sys.stdout.write(shown if shown.endswith("\n") else shown + "\n")
+
+
+def _say_error(message: str, hint: str | None) -> None:
+    print(f"error: {for_terminal(message)}", file=sys.stderr)
+    if hint:
+        print(f"  hint: {for_terminal(hint)}", file=sys.stderr)
 
 
 def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -> None:
@@ -66,9 +81,7 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
             traceback.print_exc()
         if as_json:
             _emit(True, {"ok": False, "error": exc.to_dict()}, "")
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
+        _say_error(exc.message, exc.hint)
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # the last line of defence: say so, keep the traceback for --debug
@@ -79,7 +92,7 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
         if as_json:
             _emit(True, {"ok": False, "error": {"code": "INTERNAL", "message": message,
                                                   "hint": "run again with --debug and report it"}}, "")
-        print(f"error: {message}\n  hint: run again with --debug for the traceback", file=sys.stderr)
+        _say_error(message, "run again with --debug for the traceback")
     finally:
         ctx.close()
     if code:
@@ -87,26 +100,29 @@ def _run(as_json: bool, body: Callable[[Context], tuple[dict[str, Any], str]]) -
 
 
 def _progress(raw: str | None) -> int | str | None:
-    """Accept ``40`` or ``40%``; leave anything else for validation to reject clearly."""
+    """Accept ``40`` or ``40%`` in ASCII digits (``int()`` would also take ``٤٠``, ``4_0`` and
+    a thousand digits); the model checks the range."""
     if raw is None:
         return None
     text = raw.strip().removesuffix("%")
-    try:
-        return int(text)
-    except ValueError:
+    if not (text.isascii() and text.isdigit()):
         from msp.errors import InvalidInput
 
+        shown = raw if len(raw) <= 20 else raw[:20] + "..."
         raise InvalidInput(
-            f"progress {raw!r} is not a whole number", "give a percentage from 0 to 100, e.g. 40"
-        ) from None
+            f"progress {shown!r} is not a whole number in the digits 0-9", "give a percentage from 0 to 100, e.g. 40"
+        )
+    if len(text) > 3:  # out of range whatever it says; not worth echoing a thousand digits
+        from msp.errors import InvalidInput
+
+        raise InvalidInput(f"progress {text[:12] + '...' if len(text) > 12 else text} is more than 100",
+                           "give a percentage from 0 to 100, e.g. 40")
+    return int(text)
 
 
 def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Recorded]) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        rec = act(ctx.manager)
-        if not rec.dry_run:
-            _after_record(ctx, rec)
-        return rec.to_dict(), _record_text(rec, rec.said)
+        return _finish(ctx, act(ctx.manager))  # past the commit: warnings, never a failure
 
     _run(as_json, body)
 
@@ -243,24 +259,21 @@ def end(
     def describe(rec: Recorded) -> str:
         row = rec.session
         assert row is not None
-        seconds = (rec.event.at - row.started_at).total_seconds()
+        # Never negative, even when the clock moved back since the session started.
+        seconds = seconds_between(row.started_at, rec.event.at)
         delta = row.progress - row.start_progress
         return (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
                 f"{row.progress}% ({delta:+d})")
 
-    def act(m: SessionManager) -> Recorded:
-        return m.end({"summary": summary, "progress": _progress(progress)}, dry_run=dry_run)
-
-    def body(ctx: Context) -> tuple[dict[str, Any], str]:
-        rec = act(ctx.manager)
-        if not rec.dry_run:
-            _after_record(ctx, rec)
-        data = rec.to_dict()
+    def extra(rec: Recorded, data: dict[str, Any]) -> None:
         row = rec.session
         if row is not None:
-            data["duration_seconds"] = (rec.event.at - row.started_at).total_seconds()
+            data["duration_seconds"] = seconds_between(row.started_at, rec.event.at)
             data["progress_delta"] = row.progress - row.start_progress
-        return data, _record_text(rec, describe(rec))
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        rec = ctx.manager.end({"summary": summary, "progress": _progress(progress)}, dry_run=dry_run)
+        return _finish(ctx, rec, describe, extra)
 
     _run(as_json, body)
 
@@ -302,7 +315,7 @@ def status(as_json: bool = JsonOpt) -> None:
 def sessions(
     project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD, ISO time, or 7d."),  # noqa: UP045
-    limit: int = typer.Option(20, "--limit", "-n", min=1),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=MAX_LIST),
     as_json: bool = JsonOpt,
 ) -> None:
     """List sessions, newest first."""
@@ -351,7 +364,7 @@ def show(
 @app.command()
 def context(
     format_: str = typer.Option("ai", "--format", "-f", help="ai, markdown or json."),
-    days: int = typer.Option(7, "--days", min=1),
+    days: int = typer.Option(7, "--days", min=1, max=MAX_DAYS),
     project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
     as_json: bool = JsonOpt,
 ) -> None:
@@ -366,8 +379,12 @@ def context(
         if format_ not in ("ai", "markdown", "json"):
             raise InvalidInput(f"format {format_!r} is not known", "use ai, markdown or json")
         data = build_context(ctx.store, project or ctx.project.name, days, datetime.now(UTC))
+        if not data["sessions"]:
+            from msp._app.health import confirm_sound
+
+            confirm_sound(ctx)  # "nothing recorded" must not be a damaged store's silence
         if format_ == "json" or as_json:
-            return {"ok": True, "context": data}, json.dumps(data, indent=2, ensure_ascii=False)
+            return {"ok": True, "context": data}, json_text(data)
         text = render_ai(data) if format_ == "ai" else render_markdown(data)
         return {"ok": True, "context": data}, text
 
@@ -400,8 +417,8 @@ def recover(
             example = shlex.join(["msp", "recover", session, "--close"])
             raise InvalidInput("choose one of --resume or --close", f"e.g. `{example}`")
         rec = ctx.manager.recover(session, close=close)
-        _after_record(ctx, rec)
-        return rec.to_dict(), rec.said
+        data, _ = _finish(ctx, rec)
+        return data, rec.said
 
     _run(as_json, body)
 

@@ -20,7 +20,6 @@ This module imports ``mcp`` at the top: only ``msp mcp`` (and tests) import it.
 from __future__ import annotations
 
 import asyncio
-import json
 import queue
 import sys
 import threading
@@ -40,13 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from msp._app.context import OPTIONS, Context
 from msp._app.inputs import parse_date
 from msp._app.queue import counts_by_status
-from msp._app.recording import after_record, record_text
-from msp._model.durations import format_duration
+from msp._app.recording import finish
+from msp._app.screen import for_terminal, json_text
+from msp._model.durations import format_duration, seconds_between
 from msp._model.models import (
     BlockerInput,
     DecisionInput,
     EndInput,
     EntityInput,
+    Label,
     ResolveInput,
     StartInput,
     UpdateInput,
@@ -86,9 +87,8 @@ class _Query(BaseModel):
 class StatusQuery(_Query):
     """Show the active session in full, or the session with the given id."""
 
-    session: str | None = Field(
-        None, min_length=1, max_length=200,
-        description="Session id or a unique prefix of it; default: the active session.",
+    session: Label | None = Field(
+        None, description="Session id or a unique prefix of it; default: the active session.",
     )
 
 
@@ -96,9 +96,7 @@ class ContextQuery(_Query):
     """The recall view: where the last session stopped, decisions, open blockers, recent sessions."""
 
     days: int = Field(DEFAULT_DAYS, ge=1, le=3650, description="How many days back to look.")
-    project: str | None = Field(
-        None, min_length=1, max_length=200, description="Project name; default: this project."
-    )
+    project: Label | None = Field(None, description="Project name; default: this project.")
     format: Literal["ai", "markdown", "json"] = Field(
         "ai", description="ai (a preface for an assistant plus markdown), markdown, or json."
     )
@@ -107,10 +105,8 @@ class ContextQuery(_Query):
 class SessionsQuery(_Query):
     """List sessions, newest first."""
 
-    project: str | None = Field(None, min_length=1, max_length=200, description="Only this project.")
-    since: str | None = Field(
-        None, min_length=1, max_length=64, description="YYYY-MM-DD, an ISO time, or 7d for 7 days ago."
-    )
+    project: Label | None = Field(None, description="Only this project.")
+    since: Label | None = Field(None, description="YYYY-MM-DD, an ISO time, or 7d for 7 days ago.")
     limit: int = Field(20, ge=1, le=500, description="At most this many sessions.")
 
 
@@ -215,27 +211,27 @@ GUIDES = {
 
 def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded]) -> Body:
     def body(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        rec = act(ctx.manager, args)
-        after_record(ctx, rec)
-        return rec.to_dict(), record_text(rec, rec.said)
+        return finish(ctx, act(ctx.manager, args))  # past the commit: warnings, never an error
 
     return body
 
 
 def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    rec = ctx.manager.end(args)
-    after_record(ctx, rec)
-    data = rec.to_dict()
-    row = rec.session
-    text = rec.said
-    if row is not None:
-        seconds = (rec.event.at - row.started_at).total_seconds()
-        delta = row.progress - row.start_progress
-        data["duration_seconds"] = seconds
-        data["progress_delta"] = delta
-        text = (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
-                f"{row.progress}% ({delta:+d})")
-    return data, record_text(rec, text)
+    def describe(rec: Recorded) -> str:
+        row = rec.session
+        if row is None:
+            return rec.said
+        seconds = seconds_between(row.started_at, rec.event.at)  # never negative
+        return (f"Closed session {row.id} after {format_duration(seconds)}; progress {row.start_progress}% -> "
+                f"{row.progress}% ({row.progress - row.start_progress:+d})")
+
+    def extra(rec: Recorded, data: dict[str, Any]) -> None:
+        row = rec.session
+        if row is not None:
+            data["duration_seconds"] = seconds_between(row.started_at, rec.event.at)
+            data["progress_delta"] = row.progress - row.start_progress
+
+    return finish(ctx, ctx.manager.end(args), describe, extra)
 
 
 def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -272,8 +268,12 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
 
     query = validate(ContextQuery, args)
     data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC))
+    if not data["sessions"]:
+        from msp._app.health import confirm_sound
+
+        confirm_sound(ctx)  # "nothing recorded" must not be a damaged store's silence
     if query.format == "json":
-        text = json.dumps(data, ensure_ascii=False, indent=2)
+        text = json_text(data)
     else:
         text = render_ai(data) if query.format == "ai" else render_markdown(data)
     return {"ok": True, "context": data}, text
@@ -397,7 +397,7 @@ def _resume_prompt(ctx: McpContext, arguments: dict[str, str]) -> str:
 
 
 def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    return json_text(data)
 
 
 def error_result(error: dict[str, Any]) -> types.CallToolResult:
@@ -405,7 +405,7 @@ def error_result(error: dict[str, Any]) -> types.CallToolResult:
     data = {"ok": False, "error": error}
     lines = f"{error['code']}: {error['message']}" + (f"\nsuggestion: {error['hint']}" if error.get("hint") else "")
     return types.CallToolResult(
-        content=[types.TextContent(text=lines), types.TextContent(text=_json(data))],
+        content=[types.TextContent(text=for_terminal(lines)), types.TextContent(text=_json(data))],
         structured_content=data,
         is_error=True,
     )
@@ -448,8 +448,10 @@ def build_server(ctx: McpContext, worker: StoreWorker, *, read_only: bool = Fals
             return error_result(exc.to_dict())
         except Exception as exc:  # the server never crashes on a tool
             return error_result(_internal(exc, f"tool {spec.name}"))
+        # The text is for reading (a client may show it in a terminal): control characters
+        # escaped. structuredContent and its JSON text keep every character exact.
         return types.CallToolResult(
-            content=[types.TextContent(text=text), types.TextContent(text=_json(data))],
+            content=[types.TextContent(text=for_terminal(text)), types.TextContent(text=_json(data))],
             structured_content=data,
         )
 
@@ -527,7 +529,7 @@ def build_server(ctx: McpContext, worker: StoreWorker, *, read_only: bool = Fals
             raise MCPError(types.INTERNAL_ERROR, error["message"], error) from None
         return types.GetPromptResult(
             description="Recorded history of recent work sessions, to resume where they stopped.",
-            messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))],
+            messages=[types.PromptMessage(role="user", content=types.TextContent(text=for_terminal(text)))],
         )
 
     return Server(
@@ -545,9 +547,43 @@ def build_server(ctx: McpContext, worker: StoreWorker, *, read_only: bool = Fals
     )
 
 
+def _refusal(exc: Exception) -> types.JSONRPCError:
+    """The JSON-RPC answer to a line that is not a message: -32700 when it is not JSON at all,
+    -32600 when it is JSON but not a JSON-RPC message. Its id is unknown, hence null."""
+    from pydantic import ValidationError
+
+    not_json = isinstance(exc, ValidationError) and any(e["type"] == "json_invalid" for e in exc.errors())
+    if not_json:
+        error = types.ErrorData(code=types.PARSE_ERROR, message="Parse error: the line is not valid JSON")
+    else:
+        error = types.ErrorData(code=types.INVALID_REQUEST, message="Invalid Request: not a JSON-RPC 2.0 message")
+    return types.JSONRPCError(jsonrpc="2.0", id=None, error=error)
+
+
 async def _serve_stdio(server: Server[Any]) -> None:
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    """Serve on stdio, answering lines that are not JSON-RPC messages as the spec says.
+
+    The SDK's stdio transport hands such a line to the session as an exception, which it only
+    logs: the client waits forever for an answer. Here the transport's stream passes through a
+    relay that answers those with a JSON-RPC error and keeps serving.
+    """
+    from mcp.shared.message import SessionMessage
+
+    async with stdio_server() as (wire_in, write_stream):
+        relay_in, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+        async def relay() -> None:
+            async with relay_in:
+                async for item in wire_in:
+                    if isinstance(item, Exception):
+                        await write_stream.send(SessionMessage(_refusal(item)))
+                    else:
+                        await relay_in.send(item)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay)
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+            tg.cancel_scope.cancel()
 
 
 def serve(*, read_only: bool = False) -> None:

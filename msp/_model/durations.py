@@ -17,8 +17,13 @@ if TYPE_CHECKING:
 def session_duration(session: Session, until: datetime | None = None) -> float:
     """Seconds from the session's start to its end: ``ended_at`` when it is closed, else
     ``until`` when given, else its last recorded moment (``last_event_at``). Never negative."""
-    end = session.ended_at or until or session.last_event_at
-    return max(0.0, (end - session.started_at).total_seconds())
+    return seconds_between(session.started_at, session.ended_at or until or session.last_event_at)
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    """Seconds from ``start`` to ``end``, never negative: a clock set back between the two
+    (NTP, a laptop waking with a stale clock, a hand-edited time) makes it zero, not minus."""
+    return max(0.0, (end - start).total_seconds())
 
 
 def format_duration(seconds: float) -> str:
@@ -27,7 +32,11 @@ def format_duration(seconds: float) -> str:
     Whole minutes, rounded down; hours are not folded into days, so durations sort and compare
     by eye.
     """
-    minutes = int(max(0.0, seconds) // 60)
+    if not seconds > 0:  # negative, zero, or NaN
+        return "under a minute"
+    if seconds == float("inf"):
+        return "forever"
+    minutes = int(seconds // 60)
     if minutes < 1:
         return "under a minute"
     hours, minutes = divmod(minutes, 60)

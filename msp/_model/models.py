@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from msp._model.durations import session_duration
 
@@ -28,10 +28,38 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)]
-Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_not_blank)]
-OptionalText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None
-Progress = Annotated[int, Field(ge=0, le=100, description="Percent complete, 0 to 100.")]
+def _no_nul(value: str) -> str:
+    # Text is stored and handed on exactly; a NUL byte would be cut short or refused further
+    # down (C strings, file names, terminals, some receivers), so it is refused here, at input.
+    if "\x00" in value:
+        raise ValueError(f"must not contain a NUL character (found at position {value.index(chr(0))})")
+    return value
+
+
+def _whole_percent(value: Any) -> Any:
+    """Progress is a number, typed in ASCII digits: ``True`` is not 1 and ``"٤٠"`` is not 40."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number from 0 to 100, not true or false")
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError("must be a whole number from 0 to 100 in the digits 0-9")
+        if len(value) > 3:
+            raise ValueError("must be a whole number from 0 to 100")
+        return int(value)
+    return value
+
+
+# Limits are in characters (code points), not bytes: "é" * MAX_TEXT_CHARS fits.
+Text = Annotated[
+    str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank), AfterValidator(_no_nul)
+]
+Label = Annotated[
+    str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_not_blank), AfterValidator(_no_nul)
+]
+OptionalText = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)] | None
+Progress = Annotated[
+    int, BeforeValidator(_whole_percent), Field(ge=0, le=100, description="Percent complete, 0 to 100.")
+]
 Impact = Literal["low", "medium", "high"]
 Severity = Literal["low", "medium", "high"]
 BlockerCategory = Literal["technical", "external", "resource"]

@@ -8,12 +8,14 @@ Front-ends and the dispatcher open a store with :func:`open_store` and use it on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from msp._config import Project, StoreConfig
     from msp._store.interface import Store
+    from msp._store.sqlite import ExportReport
 
 Durability = Literal["off", "normal", "full"]
 
@@ -128,3 +130,42 @@ def describe_store(target: Project, store: Store) -> dict[str, Any]:
         "actions": {status: actions[status] for status in sorted(actions)},
     })
     return info
+
+
+def check_store(project: Project, limit: int = 100) -> list[str]:
+    """The soundness check of a project's store, opened read-only and without the set-up an
+    ordinary open does, so a store too damaged to open is still checked. Empty when sound."""
+    if store_url(project.config.store) is not None:  # a team store: the server keeps its pages
+        store = open_store(project)
+        try:
+            return store.check(limit=limit)
+        finally:
+            store.close()
+    from msp._store.sqlite import check_file
+
+    return check_file(project.db_path, limit)
+
+
+def export_readable_events(project: Project, write: Callable[[str], None]) -> ExportReport:
+    """Every event of a project's store that can still be read, each as one JSON line."""
+    from msp._store.sqlite import ExportReport, export_events
+
+    if store_url(project.config.store) is None:
+        return export_events(project.db_path, write)
+    import json
+
+    report = ExportReport()
+    store = open_store(project)
+    try:
+        after = 0
+        while True:
+            with store.read() as tx:
+                batch = tx.events_since(after, limit=1000)
+            if not batch:
+                return report
+            for event in batch:
+                write(json.dumps(event.to_dict(), ensure_ascii=False, sort_keys=True))
+                report.exported += 1
+            after = batch[-1].seq or after
+    finally:
+        store.close()

@@ -371,6 +371,11 @@ class Store(Protocol):
         """One transaction: all of it commits, or none of it."""
         ...
 
+    def check(self, quick: bool = False, limit: int = 20) -> list[str]:
+        """The backend's own soundness check: the problems found (at most ``limit``), empty when
+        sound. ``quick`` trades thoroughness for time (SQLite: ``quick_check``)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -279,6 +279,28 @@ class PostgresStore:
         with self._pool.connection() as conn:
             return _current_version(conn) or 0
 
+    def check(self, quick: bool = False, limit: int = 20) -> list[str]:
+        """What can be checked without superuser rights (PostgreSQL keeps its own pages sound;
+        ``amcheck`` needs a superuser msp should not have): the schema is this msp's, and the
+        projections agree with the log (every session row's latest position is an event of that
+        session). ``quick`` checks the schema only. At most ``limit`` problems."""
+        problems: list[str] = []
+        try:
+            with self._pool.connection() as conn:
+                version = _current_version(conn) or 0
+                if version != SCHEMA_VERSION:
+                    problems.append(f"schema version {version}, this msp uses {SCHEMA_VERSION}")
+                if not quick:
+                    cur = conn.cursor(row_factory=tuple_row)
+                    rows = cur.execute(
+                        "SELECT s.id FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM events e "
+                        "WHERE e.session_id = s.id AND e.seq = s.last_seq) LIMIT %s", (max(1, int(limit)),),
+                    ).fetchall()
+                    problems += [f"session {r[0]} points at an event that is not in the log" for r in rows]
+        except Exception as exc:  # a server that cannot answer is a problem to report, not raise
+            problems.append(f"{type(exc).__name__}: {redact_url(str(exc), self._url)}")
+        return problems[: max(1, int(limit))]
+
     def close(self) -> None:
         self._pool.close()
 

@@ -8,12 +8,16 @@ backoff instead of surfacing to the user.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import shlex
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -177,31 +181,132 @@ def _retry_busy(fn: Any, deadline_s: float) -> Any:
             delay = min(delay * 2, 0.25)
 
 
+# --- what SQLite's errors mean to the person at the keyboard ---------------------------------
+
+#: SQLite result codes (``sqlite3.Error.sqlite_errorname``) that say something about the store
+#: or its disk rather than about msp's own SQL; each becomes a StoreError saying what to do.
+_FULL = ("SQLITE_FULL",)
+_DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_NOT_WRITABLE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")
+_DISK = ("SQLITE_IOERR",)
+#: Below this much free space, an I/O error is taken for a full disk (SQLite reports a full disk
+#: as an I/O error when it happens while creating the -wal or -shm file).
+_NEARLY_FULL_BYTES = 256 * 1024
+CHECK_HINT = (
+    "run `msp store check` to see what is damaged; `msp store check --export FILE` saves every event it can "
+    "still read"
+)
+
+
+def _errorname(exc: BaseException) -> str:
+    return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
+def _owner(path: Path) -> str | None:
+    """Who owns ``path``, when it is someone other than the user running msp."""
+    if not hasattr(os, "geteuid"):
+        return None
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return None
+    if uid == os.geteuid():
+        return None
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"user id {uid}"
+
+
+def _disk_nearly_full(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL_BYTES
+
+
+def _not_writable(path: Path, detail: str) -> StoreError:
+    folder = path.parent
+    me = "the user running msp"
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists() and not os.access(candidate, os.R_OK | os.W_OK):
+            owner = _owner(candidate)
+            if owner is not None:
+                return StoreError(
+                    f"msp cannot write the store file {candidate}: it belongs to {owner}, not to {me} ({detail})",
+                    f"run msp as {owner}, or make the project's msp files yours: "
+                    f"`sudo chown -R \"$(id -un)\" {shlex.quote(str(folder))}`",
+                )
+            return StoreError(f"the store file {candidate} is read-only ({detail})",
+                              f"make it writable: `chmod u+rw {shlex.quote(str(candidate))}`")
+    if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        owner = _owner(folder)
+        whose = f"; it belongs to {owner}" if owner else ""
+        # Never "move the store aside": nothing is wrong with it, only with where it lives.
+        return StoreError(
+            f"the folder {folder} is not writable{whose} ({detail}); msp writes its journal files "
+            f"({path.name}-wal, {path.name}-shm) beside the store, even to read it",
+            (f"run msp as {owner}, or " if owner else "")
+            + f"make the folder writable: `chmod u+rwx {shlex.quote(str(folder))}`",
+        )
+    return StoreError(f"msp cannot open the store {path} for writing ({detail})",
+                      f"check that {folder} and the msp.db files in it belong to you and are writable")
+
+
+def explain(exc: BaseException, path: Path) -> StoreError | None:
+    """The StoreError that says what ``exc`` (raised using the store at ``path``) means and
+    what to do; None when it is not about the store or its disk (a bug of msp's own)."""
+    name = _errorname(exc)
+    detail = str(exc)
+    if isinstance(exc, OSError):  # the folder itself could not be made or reached
+        name = "SQLITE_FULL" if exc.errno == 28 else "SQLITE_CANTOPEN"
+        detail = exc.strerror or detail
+    elif not isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) or isinstance(
+            exc, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return None
+    if name.startswith(_FULL) or (name.startswith(_DISK) and _disk_nearly_full(path.parent)):
+        return StoreError(
+            f"no space left on the disk holding the store {path} ({detail}); nothing was written",
+            "free some space on that disk and run the command again",
+        )
+    if name.startswith(_DAMAGED) or (not name and ("malformed" in detail or "not a database" in detail)):
+        return StoreError(f"the store {path} is damaged: {detail}", CHECK_HINT)
+    if name.startswith(_NOT_WRITABLE):
+        return _not_writable(path, detail)
+    if name.startswith(_DISK):
+        return StoreError(f"the disk failed reading or writing the store {path}: {detail}",
+                          "check the disk and its free space, then run `msp store check`")
+    # Anything else (SQLITE_ERROR: no such table, a syntax error; a busy lock, which _retry_busy
+    # waits out) is msp's own business, and reported as the bug it is.
+    return None
+
+
 class SqliteStore:
     """The embedded store. One connection per instance; not shared across threads."""
 
     def __init__(self, path: Path, *, synchronous: str = "full", busy_timeout_s: float = 60.0) -> None:
         self.path = path
         self._busy_s = busy_timeout_s
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store at {path}: {exc}", "check the path is writable") from exc
+        except (OSError, sqlite3.Error) as exc:
+            raise (explain(exc, path) or StoreError(f"cannot open the store at {path}: {exc}",
+                                                    "check that the folder is yours and writable")) from exc
         self._db.row_factory = sqlite3.Row
         try:
             _retry_busy(lambda: self._setup(_SYNCHRONOUS.get(synchronous, "FULL")), busy_timeout_s)
         except StoreError:
             self._db.close()
             raise
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self._db.close()
-            raise StoreError(
-                f"the store at {path} cannot be used: {exc}",
-                f"move {path.name} aside and restore it from a backup (or start afresh with `msp init`)",
-            ) from exc
+            raise (explain(exc, path) or StoreError(f"the store {path} cannot be used: {exc}", CHECK_HINT)) from exc
 
     def _setup(self, synchronous: str) -> None:
         db = self._db
@@ -245,30 +350,182 @@ class SqliteStore:
     def close(self) -> None:
         self._db.close()
 
+    def _translated(self, exc: BaseException) -> BaseException:
+        """``exc``, or the StoreError saying what it means (a full disk, a damaged file...)."""
+        return explain(exc, self.path) or exc
+
     @contextmanager
     def read(self) -> Iterator[SqliteAccess]:
         """A consistent snapshot for several queries."""
-        _retry_busy(lambda: self._db.execute("BEGIN"), self._busy_s)
+        try:
+            _retry_busy(lambda: self._db.execute("BEGIN"), self._busy_s)
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
         try:
             yield SqliteAccess(self._db)
-        finally:
-            self._db.execute("COMMIT")
+            if self._db.in_transaction:  # an I/O error may have ended it already
+                self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # the first error says more
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translated(exc) from exc
+            raise
 
     @contextmanager
     def write(self) -> Iterator[SqliteAccess]:
         """One transaction holding the write lock from its first statement."""
-        _retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"), self._busy_s)
+        try:
+            _retry_busy(lambda: self._db.execute("BEGIN IMMEDIATE"), self._busy_s)
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
         try:
             yield SqliteAccess(self._db)
             _retry_busy(lambda: self._db.execute("COMMIT"), self._busy_s)
-        except BaseException:
+        except BaseException as exc:
             # SQLite may already have rolled back (e.g. on a full disk); don't mask that error.
             if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+                # The original error says more; SQLite rolls back on the next open anyway.
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translated(exc) from exc
             raise
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def check(self, quick: bool = False, limit: int = 20) -> list[str]:
+        """SQLite's own soundness check (``quick_check`` or the full ``integrity_check``): the
+        problems it reports, at most ``limit``; empty when the store is sound."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            found = [str(r[0]) for r in self._db.execute(f"PRAGMA {pragma}({max(1, int(limit))})")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if found == ["ok"] else found
+
+
+# --- msp store check: a store that may not even open ---------------------------------------
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise StoreError(f"there is no store at {path}", "run `msp init` to create one")
+    try:
+        con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise (explain(exc, path) or StoreError(f"cannot open {path}: {exc}", "check its permissions")) from exc
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def check_file(path: Path, limit: int = 100) -> list[str]:
+    """SQLite's ``integrity_check`` of the store file at ``path``, opened read-only and without
+    the schema set-up an ordinary open does (which a damaged file may not survive)."""
+    con = _open_readonly(path)
+    try:
+        found = [str(r[0]) for r in con.execute(f"PRAGMA integrity_check({max(1, int(limit))})")]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    finally:
+        con.close()
+    return [] if found == ["ok"] else found
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_events` saved and what it could not read."""
+
+    exported: int = 0
+    #: Sequence numbers (or ranges ``a-b``) of events that could not be read.
+    unreadable: list[str] = field(default_factory=list)
+    #: Why the scan stopped early, when it did.
+    stopped: str | None = None
+
+
+def _event_line(row: sqlite3.Row) -> str:
+    record: dict[str, Any] = {k: row[k] for k in ("seq", "id", "type", "session_id", "project", "at", "source")}
+    try:
+        record["data"] = json.loads(row["data"])
+    except (TypeError, ValueError):
+        record["data_raw"] = row["data"]  # kept as found; the reader decides
+    return json.dumps(record, ensure_ascii=False, sort_keys=True)
+
+
+def _ranges(numbers: list[int]) -> list[str]:
+    """``[3, 4, 5, 9]`` as ``["3-5", "9"]``."""
+    out: list[str] = []
+    for n in numbers:
+        if out and n == int(out[-1].rpartition("-")[2]) + 1:
+            first = out[-1].partition("-")[0]
+            out[-1] = f"{first}-{n}"
+        else:
+            out.append(str(n))
+    return out
+
+
+def export_events(path: Path, write: Callable[[str], None], chunk: int = 500) -> ExportReport:
+    """Every event of the store at ``path`` that can still be read, in order, each passed to
+    ``write`` as one JSON line (``data`` decoded; ``data_raw`` when it no longer parses).
+
+    Reads in chunks by sequence number; a chunk that hits a damaged page is read again one
+    event at a time, so one bad page costs the events on it, not the ones after it.
+    """
+    con = _open_readonly(path)
+    report = ExportReport()
+    bad: list[int] = []
+    try:
+        top = _highest_seq(con)
+        after = 0
+        while True:
+            try:
+                rows = con.execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, chunk)).fetchall()
+                lines = [(int(r["seq"]), _event_line(r)) for r in rows]
+            except sqlite3.Error:
+                lines = None
+            if lines is not None:
+                if not lines:
+                    break
+                for _, line in lines:
+                    write(line)
+                report.exported += len(lines)
+                after = lines[-1][0]
+                continue
+            if top is None:
+                report.stopped = f"the events after sequence number {after} cannot be reached"
+                break
+            end = min(after + chunk, top)
+            for seq in range(after + 1, end + 1):
+                try:
+                    row = con.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()
+                    one = _event_line(row) if row is not None else None
+                except sqlite3.Error:
+                    bad.append(seq)
+                    continue
+                if one is not None:
+                    write(one)
+                    report.exported += 1
+            after = end
+            if after >= top:
+                break
+    finally:
+        con.close()
+    report.unreadable = _ranges(bad)
+    return report
+
+
+def _highest_seq(con: sqlite3.Connection) -> int | None:
+    """The highest event sequence number ever handed out, from wherever it can still be read."""
+    for sql in ("SELECT seq FROM sqlite_sequence WHERE name = 'events'", "SELECT max(seq) FROM events"):
+        try:
+            row = con.execute(sql).fetchone()
+        except sqlite3.Error:
+            continue
+        if row is not None and row[0] is not None:
+            return int(row[0])
+    return None
 
 
 def _row_to_session(row: sqlite3.Row) -> SessionRow:

@@ -60,7 +60,7 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(msp_cli: Any, project
     (project_dir / ".msp" / "msp.db").write_bytes(b"this is not sqlite\n" * 100)
     r = msp_cli("status")
     assert r.code != 0
-    assert "cannot be used" in r.err and "hint:" in r.err
+    assert "is damaged" in r.err and "hint:" in r.err and "msp store check" in r.err
     assert "Traceback" not in r.err + r.out
 
 

@@ -5,6 +5,7 @@ loaded from its entry point), delivered by the real dispatcher (``drain_project`
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 from pathlib import Path
@@ -272,8 +273,18 @@ def test_consecutive_progress_events_travel_as_one_unwind(tmp_path: Path, falkor
 def test_a_value_the_server_cannot_store_is_dead_alone(tmp_path: Path, falkordb_server: Any, graph: Any,
                                                       graph_name: str, kind: str) -> None:
     root = _project(tmp_path, falkordb_server.port, graph_name)
-    updates = [("update", {"text": f"step {i}" + ("\x00" if i == 3 else ""), "progress": i}) for i in range(6)]
+    updates = [("update", {"text": f"step {i}", "progress": i}) for i in range(6)]
     plan(root, "neo4j", None, lambda m: record(m, [FIRST[0], *updates]))
+    # msp refuses a NUL at input now; an action planned from an event stored before that rule
+    # may still carry one. Put it in the queued action, where the server meets it.
+    import sqlite3
+
+    target = [r["id"] for r in stored_actions(root)
+              if "Progress" in r["payload"]["statement"] and '"step 3"' in json.dumps(r["payload"])]
+    assert len(target) == 1
+    with sqlite3.connect(root / ".msp" / "msp.db") as db:
+        db.execute("UPDATE actions SET payload = replace(payload, '\"step 3\"', '\"step 3\\u0000\"') WHERE id = ?",
+                   target)
     report = drain(root)
     rows = stored_actions(root)
     dead = [r for r in rows if r["status"] == "dead"]
