@@ -233,26 +233,16 @@ def _ready(port: int, secret: str | None = None) -> bool | None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not yet reaped, is not)."""
     if pid <= 0:
         return False
-    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-        import ctypes
+    import psutil
 
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
-        if not handle:
-            return False
-        ctypes.windll.kernel32.CloseHandle(handle)
-        return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
+    except psutil.AccessDenied:  # someone else's process: it exists
         return True
 
 
@@ -496,11 +486,11 @@ def _launch(server_bin: Path, module: Path, data_dir: Path, port: int, timeout_s
         elif pid and not _alive(pid):
             return 0, _log_tail(data_dir) or "redis-server exited during start-up"
         time.sleep(0.05)
-    if pid and _alive(pid) and sys.platform != "win32":
-        import signal
+    if pid and _alive(pid):
+        import psutil
 
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).terminate()
     return 0, f"no answer on port {port} within {timeout_s:.0f}s"
 
 
