@@ -7,8 +7,6 @@ and hook failures together. ``dry_run`` runs the same path and rolls back.
 
 from __future__ import annotations
 
-import getpass
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -172,7 +170,7 @@ class SessionManager:
                 "issue": inp.issue,
                 "progress": progress,
                 "user": _user(),
-                "host": socket.gethostname(),
+                "host": _host(),
             }
             return self._event(SESSION_STARTED, new_session_id(now), project, now, payload)
 
@@ -412,10 +410,18 @@ class _History:
 
 
 def _user() -> str:
+    import getpass  # here, not at the top: only `msp start` asks
+
     try:
         return getpass.getuser()
     except Exception:  # no user name in some containers
         return "unknown"
+
+
+def _host() -> str:
+    import socket  # here, not at the top: only `msp start` asks
+
+    return socket.gethostname()
 
 
 def _match_blocker(tx: StoreReader, project: str, needle: str) -> Any:
