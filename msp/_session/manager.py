@@ -143,6 +143,10 @@ class SessionManager:
         self.source: Source = source
         self.timeout_hours = timeout_hours
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: A long-lived process (the Python API, the MCP server) keeps the fold of the session
+        #: it records into and applies each new event to it; see :meth:`_hook_view`.
+        self._hot: SessionFolder | None = None
+        self._planned = 0
 
     # --- recording -----------------------------------------------------------------------
 
@@ -338,8 +342,28 @@ class SessionManager:
         elif recent is None:
             session = tx.load_session(event.session_id)  # once per session: its close
         else:
-            session = tx.hook_session(event.session_id, recent)
+            session = self._hook_view(tx, event, recent)
         return self.plugins.plan(hook, event.id, event.session_id, kind.hook_kwargs(session, event), only)
+
+    def _hook_view(self, tx: StoreReader, event: Event, recent: int) -> Session:
+        """The session a recording hook receives. One command reads it from the store's
+        projection (the latest updates only). A process that records again keeps the fold it
+        made and applies each new event, as long as the store holds nothing it has not seen:
+        the session's event count says so (another process's writes make it reload)."""
+        self._planned += 1
+        hot = self._hot
+        kind = KINDS.get(event.type)
+        crosses = kind is not None and (kind.joins == "blockers" or kind.resolves is not None)
+        if hot is not None and not crosses and hot.fields.get("id") == event.session_id:
+            row = tx.session_row(event.session_id)
+            if row is not None and hot.count == row.event_count - 1:
+                hot.apply(event)
+                return hot.view(recent)
+        self._hot = None
+        if self._planned == 1:  # the first in this process: likely the only one
+            return tx.hook_session(event.session_id, recent)
+        self._hot = tx.load_folder(event.session_id)
+        return self._hot.view(recent)
 
     def plan_session(self, session_id: str, integration: str | None = None) -> list[Any]:
         """The actions a session's events would generate now (``msp plan``); stores nothing."""

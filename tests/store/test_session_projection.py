@@ -157,3 +157,33 @@ def test_a_store_from_before_the_projection_folds_once_then_keeps_it(store: Stor
         row = tx.session_row(second)
     assert stored.update_count == 6 and stored.progress == 90
     assert row is not None and row.progress == 90 and row.event_count == 10
+
+
+def test_a_long_lived_manager_hands_hooks_the_same_session_as_one_manager_per_command(store: Store) -> None:
+    """The Python API and the MCP server keep their fold and apply each event; every CLI command
+    reads the projection. Hooks must not tell the two apart, even when another process writes
+    between two events (the kept fold is then read again)."""
+    hot_seen, cold_seen = Seen(), Seen()
+    hot = _manager(store, hot_seen)
+    clock = (T0 + timedelta(hours=1, seconds=i) for i in range(1_000_000))
+
+    def cold() -> SessionManager:
+        return SessionManager(store, build_host({"seen": {}}, extra={"seen": cold_seen}), default_project="p",
+                              clock=lambda: next(clock))
+
+    hot.start({"goal": "g"})
+    for i in range(RECENT_UPDATES + 20):
+        hot.update({"text": f"u{i}", "progress": i % 101})
+        if i == 50:
+            cold().update({"text": "from another process", "progress": 7})
+        if i % 40 == 0:
+            hot.decide({"text": f"d{i}"})
+            hot.block({"text": f"b{i}"})
+    with store.read() as tx:
+        sid = hot_seen.calls[-1][1].id
+        expected = tx.hook_session(sid, RECENT_UPDATES)
+    assert hot_seen.calls[-1][1].model_dump() == expected.model_dump()
+    # Every view the long-lived manager handed out matched the store at that moment: the last
+    # update's view (checked above) and the counts along the way.
+    counts = [s.update_count for kind, s in hot_seen.calls if kind == "update"]
+    assert counts == sorted(counts) and counts[-1] == RECENT_UPDATES + 21
