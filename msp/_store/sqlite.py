@@ -566,14 +566,17 @@ class SqliteAccess:
         # refreshes the entry from its own UPDATE ... RETURNING, so a command's repeated look-ups
         # of its session cost no extra queries.
         self._rows: dict[str, SessionRow] = {}
+        # Their projection state text, read with them, so append() need not read it again.
+        self._states: dict[str, str | None] = {}
         self.outbox = SqliteOutbox(db)
 
     # --- reads ---------------------------------------------------------------------------
 
     def active_sessions(self) -> list[SessionRow]:
-        rows = self._db.execute("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at")
+        rows = self._db.execute("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at").fetchall()
         out = [_row_to_session(r) for r in rows]
         self._rows.update((r.id, r) for r in out)
+        self._states.update((r["id"], r["state"]) for r in rows)
         return out
 
     def session_row(self, session_id: str) -> SessionRow | None:
@@ -584,6 +587,7 @@ class SqliteAccess:
         if row is None:
             return None
         found = self._rows[session_id] = _row_to_session(row)
+        self._states[session_id] = row["state"]
         return found
 
     def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
@@ -760,9 +764,12 @@ class SqliteAccess:
         if kind is not None and kind.resolves is not None:
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
         joins = session_state.joins(event)
-        found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
+        if event.session_id in self._states:  # read with the row earlier in this transaction
+            found: Any = {"state": self._states[event.session_id]}
+        else:
+            found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
         changed = session_state.changed_fields(event)  # as the state column holds them
-        state: dict[str, Any] | None
+        state: dict[str, Any] | None = None
         if found is None:
             state = session_state.opening_state(changed, joins)
             if state is None:
@@ -777,22 +784,30 @@ class SqliteAccess:
         elif found["state"] is None:  # a store older than the projection: fold the session once
             state = session_state.folded_state(self.load_folder(event.session_id))
             changed = {c: state["fields"].get(c) for c in session_state.ROW_COLUMNS}
-        else:
-            # Kept as JSON text throughout (times stay text): an append parses no time.
-            state = json.loads(found["state"])
-            session_state.apply_to_state(state, changed, joins)
         columns = [c for c in session_state.ROW_COLUMNS if c in changed]
         assignments = "".join(f"{c} = ?, " for c in columns)
+        if state is not None:
+            new_state, state_params = "?", [session_state.encode_state(state)]
+        else:
+            # The usual case, an event of a session with a state: SQLite edits the JSON in place
+            # (json_set), so an append neither reads nor re-encodes it in Python. The paths name
+            # fields and lists from msp's own declarations, never user text.
+            edits = [f"'$.fields.{name}', ?" for name in changed]
+            state_params = list(changed.values())
+            if joins is not None:
+                edits.append(f"'$.counts.{joins}', coalesce(json_extract(state, '$.counts.{joins}'), 0) + 1")
+            new_state = f"json_set(state, {', '.join(edits)})" if edits else "state"
         updated = self._db.execute(
-            f"UPDATE sessions SET {assignments}state = ?, last_seq = ?, last_at = ?, "
+            f"UPDATE sessions SET {assignments}state = {new_state}, last_seq = ?, last_at = ?, "
             "event_count = event_count + 1 WHERE id = ? RETURNING *",
-            [*(changed[c] for c in columns), session_state.encode_state(state), seq, at,
-             event.session_id],
+            [*(changed[c] for c in columns), *state_params, seq, at, event.session_id],
         ).fetchall()
         if updated:
             self._rows[event.session_id] = _row_to_session(updated[0])
+            self._states[event.session_id] = updated[0]["state"]
         else:
             self._rows.pop(event.session_id, None)
+            self._states.pop(event.session_id, None)
         return seq
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
