@@ -9,20 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-#: What the scripted session records, in order; tests may compare against it.
-SCRIPT: list[tuple[str, dict[str, Any]]] = [
-    ("start", {"project": "demo-project", "goal": "Ship the retry worker", "progress": 10, "issue": "ENG-123"}),
-    ("update", {"text": "Mapped the charge flow", "progress": 20, "tags": ["research"]}),
-    ("decide", {"text": "Use an outbox table", "rationale": "A crash must not lose a charge",
-                "alternatives": ["Retry in memory", "A message broker"], "impact": "high",
-                "category": "architecture"}),
-    ("entity", {"name": "RetryWorker", "type": "service", "path": "src/retry/worker.py",
-                "description": "Claims due retries"}),
-    ("block", {"text": "Sandbox API rejects test cards", "category": "external", "severity": "medium"}),
-    ("update", {"text": "Worker retries with backoff", "progress": 60, "tags": []}),
-    ("resolve", {"blocker": "Sandbox", "solution": "Support enabled test cards"}),
-    ("end", {"summary": "Retry worker behind a flag", "progress": 70}),
-]
+from msp._session.script import SCRIPT as SCRIPT  # the kit re-exports it
 
 
 @dataclass

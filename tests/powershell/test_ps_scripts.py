@@ -414,4 +414,4 @@ def test_integrations_test_script_is_the_author_kits() -> None:
     from msp._cli._integration_test import SCRIPT
     from msp.testing import SCRIPT as KIT
 
-    assert SCRIPT == KIT
+    assert SCRIPT is KIT  # one list, in msp._session.script
