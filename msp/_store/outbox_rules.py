@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from msp._store.interface import QueueOp, Status
+from msp._store.interface import QueueOp, Status, Update
 
 #: Statuses that block a lane: an action is claimable only when no earlier action of its lane
 #: is in one of these. Held, done, dead and dropped actions do not hold back the ones after them.
@@ -242,3 +242,26 @@ def after_failure(
         cap = min(limits.backoff_cap_s, MAX_DELAY_S)
         delay, _ = clamp_delay_s(backoff_s(attempts, limits.backoff_base_s, cap, rng), cap)
     return Transition("pending", attempts, now_ms + int((delay or 0.0) * 1000), summary, offline_attempts, note)
+
+
+def outcome_columns(update: Update, now: int) -> list[tuple[str, Any]]:
+    """What recording an outcome writes to its action, as (column, value) pairs: the lease and
+    the started mark are cleared, and only what the outcome says is set. ``released`` (handed
+    back untried) is stored as ``pending``. Each backend turns the pairs into its own UPDATE."""
+    columns: list[tuple[str, Any]] = [
+        ("lease_owner", None), ("lease_until_ms", None), ("started_ms", None), ("updated_ms", now),
+        ("status", "pending" if update.status == "released" else update.status),
+    ]
+    if update.attempts is not None:
+        columns.append(("attempts", update.attempts))
+    if update.next_attempt_ms is not None:
+        columns.append(("next_attempt_ms", update.next_attempt_ms))
+    if not update.keep_error:
+        columns.append(("last_error", update.error))
+    if update.result is not None:
+        columns.append(("result", update.result))
+    if update.status_code is not None:
+        columns.append(("last_status", update.status_code))
+    if update.offline_attempts is not None:
+        columns.append(("offline_attempts", update.offline_attempts))
+    return columns

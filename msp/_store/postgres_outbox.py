@@ -29,6 +29,7 @@ from msp._store.outbox_rules import (
     follow_up_order_key,
     initial_status,
     now_ms,
+    outcome_columns,
     supersedes,
 )
 from msp.errors import ActionNotFound, InvalidInput
@@ -328,29 +329,9 @@ class PostgresOutbox:
 
     def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
         for u in updates:
-            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "started_ms = NULL", "updated_ms = %s",
-                    "status = %s"]
-            params: list[Any] = [now, "pending" if u.status == "released" else u.status]
-            if u.attempts is not None:
-                sets.append("attempts = %s")
-                params.append(u.attempts)
-            if u.next_attempt_ms is not None:
-                sets.append("next_attempt_ms = %s")
-                params.append(u.next_attempt_ms)
-            if not u.keep_error:
-                sets.append("last_error = %s")
-                params.append(u.error)
-            if u.result is not None:
-                sets.append("result = %s")
-                params.append(u.result)
-            if u.status_code is not None:
-                sets.append("last_status = %s")
-                params.append(u.status_code)
-            if u.offline_attempts is not None:
-                sets.append("offline_attempts = %s")
-                params.append(u.offline_attempts)
-            params.append(u.id)
-            self._x(f"UPDATE actions SET {', '.join(sets)} WHERE id = %s", params)
+            columns = outcome_columns(u, now)
+            assignments = ", ".join(f"{name} = %s" for name, _ in columns)
+            self._x(f"UPDATE actions SET {assignments} WHERE id = %s", [*(v for _, v in columns), u.id])
             if u.follow_ups:
                 parent = (parents or {}).get(u.id)
                 if parent is None:

@@ -25,6 +25,7 @@ from msp._store.outbox_rules import (
     initial_status,
     now_ms,
     order_key,
+    outcome_columns,
     supersedes,
 )
 from msp.errors import ActionNotFound, InvalidInput
@@ -295,28 +296,9 @@ class SqliteOutbox:
 
     def apply(self, updates: Sequence[Update], now: int, parents: dict[int, ActionRow] | None = None) -> None:
         for u in updates:
-            sets = ["lease_owner = NULL", "lease_until_ms = NULL", "started_ms = NULL", "updated_ms = ?", "status = ?"]
-            params: list[Any] = [now, "pending" if u.status == "released" else u.status]
-            if u.attempts is not None:
-                sets.append("attempts = ?")
-                params.append(u.attempts)
-            if u.next_attempt_ms is not None:
-                sets.append("next_attempt_ms = ?")
-                params.append(u.next_attempt_ms)
-            if not u.keep_error:
-                sets.append("last_error = ?")
-                params.append(u.error)
-            if u.result is not None:
-                sets.append("result = ?")
-                params.append(u.result)
-            if u.status_code is not None:
-                sets.append("last_status = ?")
-                params.append(u.status_code)
-            if u.offline_attempts is not None:
-                sets.append("offline_attempts = ?")
-                params.append(u.offline_attempts)
-            params.append(u.id)
-            self._db.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id = ?", params)
+            columns = outcome_columns(u, now)
+            assignments = ", ".join(f"{name} = ?" for name, _ in columns)
+            self._db.execute(f"UPDATE actions SET {assignments} WHERE id = ?", [*(v for _, v in columns), u.id])
             if u.follow_ups:
                 parent = (parents or {}).get(u.id)
                 if parent is None:
