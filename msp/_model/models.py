@@ -25,7 +25,7 @@ def _not_blank(value: str) -> str:
     # Kept exactly as typed: only rejected when there is nothing but whitespace.
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
-    return value
+    return _no_nul(value)
 
 
 def _no_nul(value: str) -> str:
@@ -51,10 +51,10 @@ def _whole_percent(value: Any) -> Any:
 
 # Limits are in characters (code points), not bytes: "é" * MAX_TEXT_CHARS fits.
 Text = Annotated[
-    str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank), AfterValidator(_no_nul)
+    str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)
 ]
 Label = Annotated[
-    str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_not_blank), AfterValidator(_no_nul)
+    str, Field(min_length=1, max_length=MAX_LABEL_CHARS), AfterValidator(_not_blank)
 ]
 OptionalText = Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)] | None
 Progress = Annotated[

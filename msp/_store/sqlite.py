@@ -9,6 +9,7 @@ backoff instead of surfacing to the user.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -544,6 +545,13 @@ def _row_to_session(row: sqlite3.Row) -> SessionRow:
     )
 
 
+def _advanced_row(row: SessionRow, columns: dict[str, Any], at: datetime) -> SessionRow:
+    """``row`` after an append that set ``columns`` (stored forms: times as text) at ``at``."""
+    values: dict[str, Any] = {k: (parse_time(v) if k.endswith("_at") and isinstance(v, str) else v)
+                              for k, v in columns.items()}
+    return dataclasses.replace(row, **values, last_at=at, event_count=row.event_count + 1)
+
+
 def _row_to_event(row: sqlite3.Row) -> Event:
     return Event(
         id=row["id"],
@@ -797,10 +805,20 @@ class SqliteAccess:
             if joins is not None:
                 edits.append(f"'$.counts.{joins}', coalesce(json_extract(state, '$.counts.{joins}'), 0) + 1")
             new_state = f"json_set(state, {', '.join(edits)})" if edits else "state"
+        params = [*(changed[c] for c in columns), *state_params, seq, at, event.session_id]
+        known = self._rows.get(event.session_id)
+        if state is None and known is not None:
+            # The row was read in this transaction and only this append changes it: its new
+            # form follows from the old one, with no RETURNING to fetch and rebuild.
+            self._db.execute(
+                f"UPDATE sessions SET {assignments}state = {new_state}, last_seq = ?, last_at = ?, "
+                "event_count = event_count + 1 WHERE id = ?", params)
+            self._rows[event.session_id] = _advanced_row(known, {c: changed[c] for c in columns}, event.at)
+            self._states.pop(event.session_id, None)  # edited in SQL: read again if asked
+            return seq
         updated = self._db.execute(
             f"UPDATE sessions SET {assignments}state = {new_state}, last_seq = ?, last_at = ?, "
-            "event_count = event_count + 1 WHERE id = ? RETURNING *",
-            [*(changed[c] for c in columns), *state_params, seq, at, event.session_id],
+            "event_count = event_count + 1 WHERE id = ? RETURNING *", params,
         ).fetchall()
         if updated:
             self._rows[event.session_id] = _row_to_session(updated[0])
