@@ -529,6 +529,10 @@ def _highest_seq(con: sqlite3.Connection) -> int | None:
     return None
 
 
+#: The columns a SessionRow is made of.
+_ROW_FIELDS = "id, project, status, started_at, ended_at, start_progress, progress, last_at, goal, issue, event_count"
+
+
 def _row_to_session(row: sqlite3.Row) -> SessionRow:
     return SessionRow(
         id=row["id"],
@@ -574,17 +578,22 @@ class SqliteAccess:
         # refreshes the entry from its own UPDATE ... RETURNING, so a command's repeated look-ups
         # of its session cost no extra queries.
         self._rows: dict[str, SessionRow] = {}
-        # Their projection state text, read with them, so append() need not read it again.
-        self._states: dict[str, str | None] = {}
+        # Whether their projection state is there (a store older than it has none), read with
+        # them, so append() need not ask again.
+        self._has_state: dict[str, bool] = {}
         self.outbox = SqliteOutbox(db)
 
     # --- reads ---------------------------------------------------------------------------
 
     def active_sessions(self) -> list[SessionRow]:
-        rows = self._db.execute("SELECT * FROM sessions WHERE status = 'active' ORDER BY started_at").fetchall()
+        # Not the state text itself (it grows with the session): whether there is one is all an
+        # append in this transaction needs (see append()).
+        rows = self._db.execute(
+            f"SELECT {_ROW_FIELDS}, state IS NULL AS no_state FROM sessions WHERE status = 'active' "
+            "ORDER BY started_at").fetchall()
         out = [_row_to_session(r) for r in rows]
         self._rows.update((r.id, r) for r in out)
-        self._states.update((r["id"], r["state"]) for r in rows)
+        self._has_state.update((r["id"], not r["no_state"]) for r in rows)
         return out
 
     def session_row(self, session_id: str) -> SessionRow | None:
@@ -595,7 +604,7 @@ class SqliteAccess:
         if row is None:
             return None
         found = self._rows[session_id] = _row_to_session(row)
-        self._states[session_id] = row["state"]
+        self._has_state[session_id] = row["state"] is not None
         return found
 
     def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
@@ -772,13 +781,16 @@ class SqliteAccess:
         if kind is not None and kind.resolves is not None:
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
         joins = session_state.joins(event)
-        if event.session_id in self._states:  # read with the row earlier in this transaction
-            found: Any = {"state": self._states[event.session_id]}
-        else:
-            found = self._db.execute("SELECT state FROM sessions WHERE id = ?", (event.session_id,)).fetchone()
+        # Whether the session has a row, and a state in it: known when the row was read earlier
+        # in this transaction, else asked (without reading the state's text, which grows).
+        has_state = self._has_state.get(event.session_id)
+        if has_state is None:
+            found = self._db.execute("SELECT state IS NOT NULL FROM sessions WHERE id = ?",
+                                     (event.session_id,)).fetchone()
+            has_state = None if found is None else bool(found[0])
         changed = session_state.changed_fields(event)  # as the state column holds them
         state: dict[str, Any] | None = None
-        if found is None:
+        if has_state is None:
             state = session_state.opening_state(changed, joins)
             if state is None:
                 self._rows.pop(event.session_id, None)
@@ -789,7 +801,7 @@ class SqliteAccess:
                 (event.session_id, changed["project"], changed["status"], changed["started_at"],
                  changed["start_progress"], changed["progress"], seq, at),
             )
-        elif found["state"] is None:  # a store older than the projection: fold the session once
+        elif not has_state:  # a store older than the projection: fold the session once
             state = session_state.folded_state(self.load_folder(event.session_id))
             changed = {c: state["fields"].get(c) for c in session_state.ROW_COLUMNS}
         columns = [c for c in session_state.ROW_COLUMNS if c in changed]
@@ -814,7 +826,7 @@ class SqliteAccess:
                 f"UPDATE sessions SET {assignments}state = {new_state}, last_seq = ?, last_at = ?, "
                 "event_count = event_count + 1 WHERE id = ?", params)
             self._rows[event.session_id] = _advanced_row(known, {c: changed[c] for c in columns}, event.at)
-            self._states.pop(event.session_id, None)  # edited in SQL: read again if asked
+            self._has_state[event.session_id] = True
             return seq
         updated = self._db.execute(
             f"UPDATE sessions SET {assignments}state = {new_state}, last_seq = ?, last_at = ?, "
@@ -822,10 +834,10 @@ class SqliteAccess:
         ).fetchall()
         if updated:
             self._rows[event.session_id] = _row_to_session(updated[0])
-            self._states[event.session_id] = updated[0]["state"]
+            self._has_state[event.session_id] = updated[0]["state"] is not None
         else:
             self._rows.pop(event.session_id, None)
-            self._states.pop(event.session_id, None)
+            self._has_state.pop(event.session_id, None)
         return seq
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
