@@ -68,9 +68,10 @@ config_schema: dict[str, Any] = {
                   "description": "FalkorDB graph name; default: the uri's path, else msp. For the embedded "
                                  "graph the default is the project's own (folder name and a hash of its path); "
                                  "a graph set here is used as written, shared by every project naming it."},
-        "idle_stop_minutes": {"type": "integer", "minimum": 0, "maximum": 100_000,
+        "idle_stop_minutes": {"type": "number", "minimum": 0, "maximum": 100_000,
                               "description": "Stop the embedded server after this many minutes without use "
-                                             "(checked by the next msp command; 0: never). Default 60."},
+                                             "(a watcher started with it does, and so does the next msp "
+                                             "command; 0: never). Default 60."},
         "batch_rows": {"type": "integer", "minimum": 1, "maximum": 10_000,
                        "description": "Most rows in one UNWIND statement when actions are merged (500)."},
     },
@@ -205,9 +206,8 @@ class Neo4jIntegration:
 def create_integration(integration_name: str, config: Mapping[str, Any]) -> Neo4jIntegration:
     """Factory the host calls for each section that uses this package.
 
-    Loading the integration is also when an idle embedded server is stopped: msp runs no
-    daemon of its own, so the idle stop waits for the next command (two ``stat`` calls when
-    there is nothing to stop)."""
+    Loading the integration also stops an idle embedded server, should its watcher be gone
+    (two ``stat`` calls when there is nothing to stop)."""
     if str(config.get("uri") or EMBEDDED_URI).startswith("falkordb+embedded:"):
         _stop_if_idle(config)
     return Neo4jIntegration()
@@ -217,7 +217,7 @@ def _stop_if_idle(config: Mapping[str, Any]) -> None:
     """The fast path of :func:`msp_neo4j._server.stop_if_idle`, without importing it: one
     ``stat`` of the server's ``last-used`` stamp (same folder as ``_server.user_dir``)."""
     minutes = config.get("idle_stop_minutes", 60)
-    if not isinstance(minutes, int) or minutes <= 0:
+    if not isinstance(minutes, int | float) or minutes <= 0:
         return
     import time
 

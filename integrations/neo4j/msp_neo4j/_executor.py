@@ -605,7 +605,10 @@ class CypherExecutor(BaseExecutor):
         from . import _server
 
         try:
-            server = await asyncio.to_thread(_server.ensure, _server.user_dir())
+            limit = ctx.config.get("idle_stop_minutes", _server.DEFAULT_IDLE_STOP_MINUTES)
+            server = await asyncio.to_thread(
+                _server.ensure, _server.user_dir(),
+                idle_stop_minutes=float(limit) if isinstance(limit, int | float) else None)
         except _server.GraphServerError as exc:
             hint = f"; {exc.hint}" if exc.hint else ""
             raise _Unavailable(f"the embedded graph is not available: {exc.message}{hint}") from None

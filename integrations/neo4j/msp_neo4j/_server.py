@@ -9,11 +9,11 @@ and each project writes its own graph on it (named by :func:`msp_neo4j._executor
 the project folder's name and a hash of its path, so two folders of the same name never share
 one). The server keeps running after msp exits; :func:`stop` shuts it down cleanly.
 
-Idle stop: msp runs no daemon of its own beside ``redis-server``, so the idle stop is done by
-the next msp command that loads the integration (or runs ``msp graph ...``): every use stamps
-``last-used``, and :func:`stop_if_idle` stops a server whose stamp is older than
-``idle_stop_minutes`` (default 60; 0 never stops it). The check is two ``stat`` calls unless
-there is something to stop. The next delivery starts the server again.
+Idle stop: every use stamps ``last-used``, and a server whose stamp is older than
+``idle_stop_minutes`` (default 60; 0 never stops it) is stopped by the small watcher started
+with it (:mod:`msp_neo4j._idle`, which ends with the server), and also by the next msp command
+that loads the integration or runs ``msp graph ...`` (:func:`stop_if_idle`: two ``stat`` calls
+unless there is something to stop). The next delivery starts the server again.
 
 Password: the server requires one (``requirepass``), generated on first start and kept in
 ``password`` (mode 0600) in a folder of mode 0700; it reaches ``redis-server`` through a config
@@ -63,6 +63,9 @@ LOCK_FILE = "server.lock"
 PASSWORD_FILE = "password"
 CONF_FILE = "redis.conf"
 LAST_USED_FILE = "last-used"
+#: The idle limit in minutes, as the config that last used the server set it; the watcher
+#: started with the server reads it (see msp_neo4j._idle).
+IDLE_LIMIT_FILE = "idle-stop-minutes"
 DEFAULT_IDLE_STOP_MINUTES = 60
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 15.0
@@ -133,6 +136,36 @@ def touch(data_dir: Path) -> None:
     """Stamp a use of the server (the idle stop counts from the last stamp)."""
     with contextlib.suppress(OSError):
         (Path(data_dir) / LAST_USED_FILE).touch()
+
+
+def set_idle_limit(data_dir: Path, minutes: float) -> None:
+    """Record the idle limit for the server's watcher (written only when it changed)."""
+    path = Path(data_dir) / IDLE_LIMIT_FILE
+    text = f"{float(minutes):g}\n"
+    with contextlib.suppress(OSError):
+        if not path.exists() or path.read_text() != text:
+            _write_private(path, text)
+
+
+def idle_limit(data_dir: Path) -> float:
+    """The idle limit the watcher applies: the recorded one, else the default."""
+    try:
+        return max(0.0, float((Path(data_dir) / IDLE_LIMIT_FILE).read_text().strip()))
+    except (OSError, ValueError):
+        return float(DEFAULT_IDLE_STOP_MINUTES)
+
+
+def _spawn_watcher(data_dir: Path) -> None:
+    """Start the watcher that stops this server once it has been idle too long, even when no
+    msp command runs again (msp_neo4j._idle). Detached like the server; it ends with it."""
+    import subprocess
+
+    with contextlib.suppress(OSError):
+        subprocess.Popen(
+            [sys.executable, "-m", "msp_neo4j._idle", str(data_dir)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True,
+        )
 
 
 def idle_minutes(data_dir: Path) -> float | None:
@@ -298,10 +331,14 @@ def status(data_dir: Path) -> GraphServer | None:
     return GraphServer(HOST, port, pid, data_dir, secret)
 
 
-def ensure(data_dir: Path, *, timeout_s: float = START_TIMEOUT_S) -> GraphServer:
+def ensure(data_dir: Path, *, timeout_s: float = START_TIMEOUT_S,
+           idle_stop_minutes: float | None = None) -> GraphServer:
     """Return the running server for ``data_dir``, starting it first when needed (a use: it
-    stamps ``last-used``)."""
+    stamps ``last-used``). ``idle_stop_minutes`` records the limit the server's watcher applies."""
     data_dir = Path(data_dir)
+    if idle_stop_minutes is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        set_idle_limit(data_dir, idle_stop_minutes)
     running = status(data_dir)
     if running is not None and _ready(running.port, running.password):
         touch(data_dir)
@@ -428,6 +465,8 @@ def _start_locked(data_dir: Path, timeout_s: float, port: int | None = None, *,
                 {**server.to_dict(), "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "server": str(server_bin), "module": str(module), "auth": secret is not None},
             )
+            touch(data_dir)  # the idle time counts from the start, for the watcher too
+            _spawn_watcher(data_dir)
             return server
     raise GraphServerError(
         f"the embedded graph server did not start: {last_error}",

@@ -134,3 +134,18 @@ def test_stop_then_status_starts_nothing_and_idle_servers_are_stopped(tmp_path: 
         assert _server.wait_dead(again.pid)
     finally:
         _server.stop(folder)
+
+
+def test_an_idle_server_stops_by_itself_though_no_msp_command_runs(reachable_state: Path) -> None:
+    """The watcher started with the server stops it once unused for idle_stop_minutes, with no
+    msp command running again, and never sooner. (0.02 minutes is 1.2 s.)"""
+    folder = _server.user_dir()
+    server = _server.ensure(folder, idle_stop_minutes=0.02)
+    last_use = (folder / _server.LAST_USED_FILE).stat().st_mtime
+    deadline = time.monotonic() + 30
+    while _server.status(folder) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopped_by = time.time()
+    assert _server.status(folder) is None, "still running 30 s after its 1.2 s idle limit"
+    assert not _server._alive(server.pid)
+    assert stopped_by - last_use >= 1.2, "stopped before it had been idle for its limit"
