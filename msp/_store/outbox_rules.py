@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -265,3 +266,23 @@ def outcome_columns(update: Update, now: int) -> list[tuple[str, Any]]:
     if update.offline_attempts is not None:
         columns.append(("offline_attempts", update.offline_attempts))
     return columns
+
+
+def earliest_due(
+    heads: Iterable[tuple[str, str | None, str, str, int | None, int | None]],
+    skip_lanes: Iterable[tuple[str, str | None]] = (),
+    skip_integrations: Iterable[str] = (),
+    skip_kinds: Iterable[str] = (),
+) -> int | None:
+    """When the next lane head falls due: a pending one at its next attempt, one in flight when
+    its lease runs out; lanes, integrations and kinds the drain set aside don't count.
+    ``heads`` are (integration, session, kind, status, next_attempt_ms, lease_until_ms) of the
+    actions at the head of their lane, as each backend reads them."""
+    lanes, integrations, kinds = set(skip_lanes), set(skip_integrations), set(skip_kinds)
+    best: int | None = None
+    for integration, session, kind, status, due, lease in heads:
+        if integration in integrations or kind in kinds or (integration, session) in lanes:
+            continue
+        when = int(due or 0) if status == "pending" else int(lease or 0)
+        best = when if best is None else min(best, when)
+    return best

@@ -25,6 +25,7 @@ from msp._store.outbox_rules import (
     RECLAIMED_NOTE,
     SUPERSEDABLE,
     counts_attempt,
+    earliest_due,
     file_target,
     follow_up_order_key,
     initial_status,
@@ -104,14 +105,9 @@ class PostgresOutbox:
         if integration is not None:
             query += " AND a.integration = %s"
             params.append(integration)
-        lanes, integrations, kinds = set(skip_lanes), set(skip_integrations), set(skip_kinds)
-        best: int | None = None
-        for r in self._x(query, params):
-            if r["integration"] in integrations or r["kind"] in kinds or (r["integration"], r["session_id"]) in lanes:
-                continue
-            when = int(r["next_attempt_ms"]) if r["status"] == "pending" else int(r["lease_until_ms"] or 0)
-            best = when if best is None else min(best, when)
-        return best
+        heads = ((r["integration"], r["session_id"], r["kind"], r["status"], r["next_attempt_ms"], r["lease_until_ms"])
+                 for r in self._x(query, params))
+        return earliest_due(heads, skip_lanes, skip_integrations, skip_kinds)
 
     def counts(self) -> dict[str, int]:
         return {r["status"]: int(r["n"]) for r in self._x("SELECT status, count(*) AS n FROM actions GROUP BY status")}

@@ -20,6 +20,7 @@ from msp._store.outbox_rules import (
     RECLAIMED_NOTE,
     SUPERSEDABLE,
     counts_attempt,
+    earliest_due,
     file_target,
     follow_up_order_key,
     initial_status,
@@ -88,14 +89,7 @@ class SqliteOutbox:
         if integration is not None:
             sql += " AND a.integration = ?"
             params.append(integration)
-        lanes, integrations, kinds = set(skip_lanes), set(skip_integrations), set(skip_kinds)
-        best: int | None = None
-        for integ, session, kind, status, due, lease in self._db.execute(sql, params):
-            if integ in integrations or kind in kinds or (integ, session) in lanes:
-                continue
-            when = int(due) if status == "pending" else int(lease or 0)
-            best = when if best is None else min(best, when)
-        return best
+        return earliest_due(self._db.execute(sql, params), skip_lanes, skip_integrations, skip_kinds)
 
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT status, count(*) FROM actions GROUP BY status")}
