@@ -166,7 +166,8 @@ def _items(value: Any) -> list[Any]:
 
 
 def _problem(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].lower()}" for e in exc.errors())
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: "
+                     f"{e['msg'].removeprefix('Value error, ').lower()}" for e in exc.errors())
 
 
 def _session_id(original: Any, file: str) -> str:
