@@ -328,10 +328,24 @@ def open_project(start: Path | None = None, *, required: bool = True) -> Project
                 "run `msp init` in your project's root folder (or set MSP_DIR)",
             )
         return None
+    _not_msp_model_state(msp_dir)
     keep_private(msp_dir)
     config = load_config(msp_dir)
     root = msp_dir.parent
     return Project(root=root, msp_dir=msp_dir, config=config)
+
+
+def _not_msp_model_state(msp_dir: Path) -> None:
+    """``$MSP_DIR`` pointed at msp-model's state folder (MSP Lite's ``.msp-lite``) would become
+    an msp store (chmod, a database, a config written into it): refuse, and say how to import it."""
+    if (msp_dir / "msp.db").exists():
+        return
+    if (msp_dir / "current-session.json").is_file() or (msp_dir / "session-history.json").is_file():
+        raise ProjectNotFound(
+            f"{msp_dir} holds msp-model's state (MSP Lite), not an msp store",
+            "point MSP_DIR at your project's .msp/ folder (or unset it), and bring that history in with "
+            "`msp import msp-model PATH`",
+        )
 
 
 def keep_private(msp_dir: Path) -> None:
@@ -405,6 +419,7 @@ def init_project(root: Path) -> tuple[Path, bool]:
     env = os.environ.get(ENV_DIR)
     msp_dir = Path(env).expanduser().resolve() if env else root / MSP_DIR_NAME
     root = msp_dir.parent
+    _not_msp_model_state(msp_dir)
     created = not msp_dir.exists()
     msp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keep_private(msp_dir)

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from msp._model.models import (
     Blocker,
     BlockerInput,
+    Commit,
     Decision,
     DecisionInput,
     EndInput,
@@ -142,7 +143,9 @@ SESSION_STARTED: EventKind[StartInput] = EventKind(
 
 def update_view(event: Event) -> Update:
     d = event.data
-    return Update(id=event.id, at=event.at, text=d["text"], progress=d.get("progress"), tags=d.get("tags", []))
+    commit = d.get("commit")
+    return Update(id=event.id, at=event.at, text=d["text"], progress=d.get("progress"), tags=d.get("tags", []),
+                  commit=Commit(**commit) if commit else None)
 
 
 def _sets_update(event: Event) -> dict[str, Any]:

@@ -38,3 +38,21 @@ def new_session_id(at: datetime) -> str:
 def short_item_id(prefix: str) -> str:
     """Ids for decisions, entities and blockers: a letter and 8 random characters."""
     return f"{prefix}-{_b32(int.from_bytes(os.urandom(5), 'big'), 8)}"
+
+
+def derived_event_id(ms: int, seed: str) -> str:
+    """An event id shaped like :func:`new_event_id` whose 80 low bits come from ``seed``, not
+    chance: the same moment of an imported history gets the same id on every run, so an import
+    run twice finds its events already there."""
+    import hashlib  # here, not at the top: only imports ask
+
+    low = int.from_bytes(hashlib.sha256(seed.encode("utf-8")).digest()[:10], "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | low
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
+
+
+def derived_item_id(prefix: str, seed: str) -> str:
+    """:func:`short_item_id`'s shape, its characters from ``seed``: stable across imports."""
+    import hashlib
+
+    return f"{prefix}-{_b32(int.from_bytes(hashlib.sha256(seed.encode('utf-8')).digest()[:5], 'big'), 8)}"

@@ -83,12 +83,27 @@ class StartInput(_Input):
     issue: Label | None = Field(None, description="Issue key this session works on, e.g. ENG-123.")
 
 
+#: A git object name: 40 (SHA-1) or 64 (SHA-256) lowercase hexadecimal digits.
+CommitHash = Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]
+
+
+class CommitInput(_Input):
+    """The git commit an update records (``msp git hook install``): read from git, not typed."""
+
+    hash: CommitHash = Field(description="The commit's full object name.")
+    subject: OptionalText = Field(None, description="The first line of its message.")
+    files: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)]] = Field(
+        default_factory=list, max_length=10_000, description="Paths the commit changed, relative to the repository."
+    )
+
+
 class UpdateInput(_Input):
     """Record progress."""
 
     text: Text = Field(description="What happened.")
     progress: Progress | None = Field(None, description="Percent complete after this update.")
     tags: list[Label] = Field(default_factory=list, description="Free-form tags.")
+    commit: CommitInput | None = Field(None, description="The git commit this update records, if any.")
 
 
 class DecisionInput(_Input):
@@ -198,12 +213,20 @@ class _View(BaseModel):
     model_config = ConfigDict(frozen=True, defer_build=True)
 
 
+class Commit(_View):
+    hash: str
+    subject: str | None = None
+    files: list[str] = Field(default_factory=list)
+
+
 class Update(_View):
     id: str
     at: datetime
     text: str
     progress: int | None = None
     tags: list[str] = Field(default_factory=list)
+    #: The git commit the update records (``msp git``); None for a typed update.
+    commit: Commit | None = None
 
 
 class Decision(_View):

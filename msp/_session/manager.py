@@ -182,7 +182,9 @@ class SessionManager:
 
     def update(self, data: UpdateInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
         inp = _input(PROGRESS_UPDATED, data)
-        payload = {"text": inp.text, "progress": inp.progress, "tags": list(inp.tags)}
+        payload: dict[str, Any] = {"text": inp.text, "progress": inp.progress, "tags": list(inp.tags)}
+        if inp.commit is not None:  # only then: a typed update's data stays as it always was
+            payload["commit"] = inp.commit.model_dump()
         return self._record_in_active(PROGRESS_UPDATED, payload, dry_run)
 
     def decide(self, data: DecisionInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:

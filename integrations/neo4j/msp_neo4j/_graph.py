@@ -37,11 +37,11 @@ from typing import Any
 from msp import CypherQuery, format_time
 
 #: Node labels, in the order ``setup`` indexes them.
-LABELS = ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState")
+LABELS = ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState", "Commit")
 #: Relationship types.
 RELATIONS = (
     "HAS_SESSION", "HAS_STATE", "HAS_PROGRESS", "MADE_DECISION", "CONSIDERED", "CREATED_ENTITY",
-    "ENCOUNTERED_BLOCKER", "FOLLOWS", "RELATES_TO",
+    "ENCOUNTERED_BLOCKER", "FOLLOWS", "RELATES_TO", "HAS_COMMIT", "RECORDS",
 )
 #: Rows per statement when many events are sent at once (export, replay).
 BATCH_ROWS = 500
@@ -109,6 +109,16 @@ MERGE (n:Progress {id: r.id})
 SET n += r.props
 MERGE (s)-[:HAS_PROGRESS]->(n)"""
 
+# A commit the session recorded (msp git): one node per commit hash, however often it is recorded.
+COMMIT = """\
+UNWIND $rows AS r
+MERGE (s:Session {id: r.session_id})
+MERGE (c:Commit {id: r.id})
+SET c += r.props
+MERGE (s)-[:HAS_COMMIT]->(c)
+MERGE (n:Progress {id: r.update_id})
+MERGE (n)-[:RECORDS]->(c)"""
+
 DECISION = """\
 UNWIND $rows AS r
 MERGE (s:Session {id: r.session_id})
@@ -155,7 +165,7 @@ MERGE (a)-[:RELATES_TO]->(b)"""
 
 #: Every statement, in the order a batch (export, replay) sends them.
 STATEMENTS = (
-    SESSION_START, FOLLOWS_PREVIOUS, FOLLOWED_BY_NEXT, PROGRESS, DECISION, ENTITY, DECISION_RELATES,
+    SESSION_START, FOLLOWS_PREVIOUS, FOLLOWED_BY_NEXT, PROGRESS, COMMIT, DECISION, ENTITY, DECISION_RELATES,
     ENTITY_RELATES, BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_CLOSE, PROJECT_STATE,
 )
 
@@ -248,6 +258,16 @@ def _progress_row(session_id: str, update: Any) -> dict[str, Any]:
             "tags": list(update.tags),
             **_at(update.at),
         },
+    }
+
+
+def _commit_row(session_id: str, update: Any) -> dict[str, Any]:
+    commit = update.commit
+    return {
+        "id": commit.hash,
+        "session_id": session_id,
+        "update_id": update.id,
+        "props": {"hash": commit.hash, "subject": commit.subject, "files": list(commit.files), **_at(update.at)},
     }
 
 
@@ -365,7 +385,10 @@ def session_started(session: Any, seq: int | None = None) -> list[CypherQuery]:
 
 
 def progress_recorded(session: Any, update: Any) -> list[CypherQuery]:
-    return [_q(PROGRESS, [_progress_row(session.id, update)])]
+    actions = [_q(PROGRESS, [_progress_row(session.id, update)])]
+    if getattr(update, "commit", None) is not None:
+        actions.append(_q(COMMIT, [_commit_row(session.id, update)]))
+    return actions
 
 
 def decision_recorded(session: Any, decision: Any) -> list[CypherQuery]:
@@ -434,6 +457,7 @@ def session_rows(sessions: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
         rows[FOLLOWS_PREVIOUS].append(_chain_row(session))
         rows[FOLLOWED_BY_NEXT].append(_chain_row(session))
         rows[PROGRESS] += [_progress_row(session.id, u) for u in session.updates]
+        rows[COMMIT] += [_commit_row(session.id, u) for u in session.updates if getattr(u, "commit", None)]
         rows[DECISION] += [_decision_row(session.id, d) for d in session.decisions]
         rows[ENTITY] += [_entity_row(session.id, e) for e in session.entities]
         for d in session.decisions:

@@ -255,7 +255,7 @@ def test_existing_constraints_are_done(password: str) -> None:
                                             "An equivalent constraint already exists")
                                 if "msp_session_id" in s else None)
     outcomes = run(msp_neo4j.setup_actions(CONFIG), driver)
-    assert [o.status for o in outcomes] == ["done"] * 8
+    assert [o.status for o in outcomes] == ["done"] * 9
 
 
 def test_a_driver_that_cannot_be_built_is_dead(password: str) -> None:

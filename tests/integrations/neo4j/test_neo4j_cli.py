@@ -19,10 +19,10 @@ def test_integrations_setup_indexes_the_configured_graph(tmp_path: Path, falkord
     for _ in range(2):  # a second run is fine too
         code, out = cli_json(root, "integrations", "setup", "neo4j", "--json")
         assert code == 0, out
-        assert json.loads(out)["actions"] == 8
+        assert json.loads(out)["actions"] == 9
     rows = graph.ro_query("CALL db.indexes() YIELD label RETURN label ORDER BY label").result_set
     assert [r[0] for r in rows] == sorted(["Project", "Session", "Progress", "Decision", "Alternative", "Entity",
-                                           "Blocker", "ProjectState"])
+                                           "Blocker", "ProjectState", "Commit"])
 
 
 def test_export_prints_a_script_for_the_latest_session(tmp_path: Path, falkordb_server: Any,

@@ -29,14 +29,14 @@ def test_setup_creates_an_id_index_per_label_and_can_run_again(tmp_path: Path, f
     actions = msp_neo4j.setup_actions(config)
     assert [a.statement for a in actions] == [
         f"CREATE INDEX FOR (n:{label}) ON (n.id)" for label in
-        ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState")
+        ("Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker", "ProjectState", "Commit")
     ]
     first = msp_neo4j.run_setup(config, tmp_path)
-    assert [o.status for o in first] == ["done"] * 8
+    assert [o.status for o in first] == ["done"] * 9
     assert _indexed(graph) == {"Project", "Session", "Progress", "Decision", "Alternative", "Entity", "Blocker",
-                               "ProjectState"}
+                               "ProjectState", "Commit"}
     again = msp_neo4j.run_setup(config, tmp_path)
-    assert [o.status for o in again] == ["done"] * 8
+    assert [o.status for o in again] == ["done"] * 9
     assert all("already exists" in o.summary for o in again)
 
 
@@ -44,7 +44,7 @@ def test_setup_for_neo4j_uses_constraints(tmp_path: Path) -> None:
     import msp_neo4j
 
     actions = msp_neo4j.setup_actions({"uri": "neo4j+s://graph.example:7687", "database": "work"})
-    assert len(actions) == 8
+    assert len(actions) == 9
     assert actions[1].statement == (
         "CREATE CONSTRAINT msp_session_id IF NOT EXISTS FOR (n:Session) REQUIRE n.id IS UNIQUE"
     )

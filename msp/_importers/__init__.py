@@ -1,0 +1,1 @@
+"""Histories kept by other tools, recorded as msp events (``msp import ...``)."""
