@@ -92,3 +92,15 @@ def hook_view(folder: SessionFolder, state: str, last_at: str, last_seq: int, st
     folder.updates = [cast(Update, UPDATE_VIEW(e)) for e in reversed(latest_updates)]
     folder.earlier_updates = counts.get("updates", 0) - len(folder.updates)
     return folder.view()
+
+
+def list_counts(counts_json: str | None) -> dict[str, int]:
+    """The list counts of a state's ``counts`` object (as JSON text), every list named (0 when
+    absent)."""
+    found = json.loads(counts_json) if counts_json else {}
+    return {name: int(found.get(name, 0)) for name in COLLECTIONS}
+
+
+def folded_counts(folder: SessionFolder) -> dict[str, int]:
+    """The list counts of a session folded from its events (a row from before the projection)."""
+    return {name: len(getattr(folder, name)) for name in COLLECTIONS}
