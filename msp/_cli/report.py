@@ -6,7 +6,7 @@ inside the command. What is counted where: :mod:`msp._report.aggregate`; days an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import typer
 
@@ -55,7 +55,7 @@ def report(
         span = window.parse_window(since, start, end, zone, now)
         rows = gather.gather(ctx.store, span, project, with_points=fmt == "html")
         idle = timedelta(hours=ctx.project.config.session.timeout_hours)
-        built = aggregate.build(rows.tallies, rows.blockers, span, by, now, idle, rows.points)  # type: ignore[arg-type]
+        built = aggregate.build(rows.tallies, rows.blockers, span, cast("aggregate.By", by), now, idle, rows.points)
         data: dict[str, Any] = {"ok": True, **text.as_dict(built)}
         if as_json and output is None:
             return data, ""

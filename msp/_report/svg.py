@@ -67,7 +67,7 @@ def _nice_top(peak: float, minimum: float) -> tuple[float, list[float]]:
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     top = math.ceil(peak / step) * step
-    return top, [i * step for i in range(int(round(top / step)) + 1)]
+    return top, [i * step for i in range(round(top / step) + 1)]
 
 
 def _day_labels(days: Sequence[date], x_of: dict[date, float]) -> list[str]:
@@ -96,7 +96,7 @@ def time_per_day(report: Report, colours: dict[str, str]) -> str:
     width = max(1.0, band * 0.8)
     centres = {d: LEFT + band * (i + 0.5) for i, d in enumerate(days)}
     for day in days:
-        y = TOP + PLOT_H
+        y = float(TOP + PLOT_H)
         for project in report.projects:
             seconds = report.day_seconds.get(day, {}).get(project, 0.0)
             if seconds <= 0:
