@@ -132,3 +132,13 @@ def test_a_row_from_before_the_projection_is_counted_by_folding(store: Store, re
             conn.execute("UPDATE sessions SET state = NULL")
     with store.read() as tx:
         assert [t.counts for t in tx.session_tallies()] == expected
+
+
+def test_state_counts_read_the_counts_however_the_state_was_written() -> None:
+    from msp._store.session_state import encode_state, state_counts
+
+    written = encode_state({"fields": {"goal": '{"counts": {"updates": 99}}'}, "counts": {"updates": 3, "blockers": 1}})
+    assert state_counts(written) == {"updates": 3, "decisions": 0, "entities": 0, "blockers": 1}
+    compact = '{"counts":{"decisions":2},"fields":{}}'  # as SQLite's json_set leaves it
+    reordered = '{"fields": {"goal": "x"}, "counts": {"entities": 4}}'
+    assert state_counts(compact)["decisions"] == 2 and state_counts(reordered)["entities"] == 4
