@@ -594,4 +594,4 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time. (`msp mcp` is added by
 # msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import dispatch, git, importer, plugins, store  # noqa: E402, F401
+from msp._cli import dispatch, git, importer, plugins, report, store  # noqa: E402, F401

@@ -69,6 +69,28 @@ class SessionRow:
 
 
 @dataclass(frozen=True)
+class SessionTally:
+    """A session's row with how many items each of its lists holds (``updates``,
+    ``decisions``, ``entities``, ``blockers``), from the stored projection: what a report
+    aggregates without reading the session's events."""
+
+    row: SessionRow
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class BlockerSpan:
+    """When a blocker was raised and, if it was, resolved (and in which session)."""
+
+    id: str
+    project: str
+    session_id: str
+    raised_at: datetime
+    resolved_at: datetime | None
+    resolved_in: str | None
+
+
+@dataclass(frozen=True)
 class OpenBlocker:
     id: str
     session_id: str
@@ -342,6 +364,21 @@ class StoreReader(Protocol):
         ``load_folder(session_id).view(recent)``."""
         ...
     def open_blockers(self, project: str) -> list[OpenBlocker]: ...
+    def session_tallies(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[SessionTally]:
+        """The sessions that overlap ``[since, until)`` (started before ``until``; active, or
+        with an event at or after ``since``), oldest first, each with its list counts read from
+        the session projection (a row from before the projection is folded, not stored): one
+        row per session, never a session's events."""
+        ...
+    def blocker_spans(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[BlockerSpan]:
+        """The blockers open at some moment of ``[since, until)`` (raised before ``until``, not
+        resolved before ``since``), in the order they were raised: one row per blocker, from the
+        blocker index."""
+        ...
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
         limit: int = 1000,

@@ -46,7 +46,14 @@ from msp._model.events import KINDS
 from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
 from msp._store import session_state
-from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
+from msp._store.interface import (
+    BlockerSpan,
+    HookFailure,
+    OpenBlocker,
+    PlannedAction,
+    SessionRow,
+    SessionTally,
+)
 from msp._store.postgres_outbox import PostgresOutbox
 from msp.errors import StoreError
 
@@ -558,6 +565,57 @@ class PostgresAccess:
             (project,),
         )
         return [OpenBlocker(r["id"], r["session_id"], r["text"]) for r in rows]
+
+    def session_tallies(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[SessionTally]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            clauses.append("project = %s")
+            params.append(project)
+        if until is not None:
+            clauses.append("started_at < %s")
+            params.append(format_time(until))
+        if since is not None:
+            # last_at, not ended_at: a closed session's last event is its close or later.
+            clauses.append("(last_at >= %s OR status = 'active')")
+            params.append(format_time(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._x(
+            f"SELECT {_SESSION_COLUMNS}, (state::json -> 'counts')::text AS counts_json, state IS NULL AS no_state "
+            f"FROM sessions {where} ORDER BY started_at, id", params,
+        ).fetchall()
+        out = []
+        for r in rows:
+            counts = (session_state.folded_counts(self.load_folder(r["id"])) if r["no_state"]
+                      else session_state.list_counts(r["counts_json"]))
+            out.append(SessionTally(_row_to_session(r), counts))
+        return out
+
+    def blocker_spans(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[BlockerSpan]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            clauses.append("b.project = %s")
+            params.append(project)
+        if until is not None:
+            clauses.append("r.at < %s")
+            params.append(format_time(until))
+        if since is not None:
+            clauses.append("(x.seq IS NULL OR x.at >= %s)")
+            params.append(format_time(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._x(
+            "SELECT b.id, b.project, b.session_id, r.at AS raised_at, x.at AS resolved_at, "
+            "x.session_id AS resolved_in FROM blockers b JOIN events r ON r.seq = b.raised_seq "
+            f"LEFT JOIN events x ON x.seq = b.resolved_seq {where} ORDER BY b.raised_seq", params,
+        )
+        return [BlockerSpan(r["id"], r["project"], r["session_id"], parse_time(r["raised_at"]),
+                            parse_time(r["resolved_at"]) if r["resolved_at"] else None, r["resolved_in"])
+                for r in rows]
 
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,

@@ -9,6 +9,7 @@ time field of a session is named ``*_at`` (started_at, ended_at).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -92,3 +93,35 @@ def hook_view(folder: SessionFolder, state: str, last_at: str, last_seq: int, st
     folder.updates = [cast(Update, UPDATE_VIEW(e)) for e in reversed(latest_updates)]
     folder.earlier_updates = counts.get("updates", 0) - len(folder.updates)
     return folder.view()
+
+
+def list_counts(counts_json: str | None) -> dict[str, int]:
+    """The list counts of a state's ``counts`` object (as JSON text), every list named (0 when
+    absent)."""
+    return _named_counts(json.loads(counts_json) if counts_json else {})
+
+
+_COUNTS_FIRST = re.compile(r'\{\s*"counts"\s*:\s*')
+_DECODER = json.JSONDecoder()
+
+
+def state_counts(state: str) -> dict[str, int]:
+    """The list counts of a whole ``state`` column. :func:`encode_state` sorts its keys (and a
+    backend's in-place JSON edits keep their order), so ``counts`` comes first: only that object
+    is decoded, not the folded fields (goal, summary) after it; a state written otherwise is
+    decoded whole."""
+    first = _COUNTS_FIRST.match(state)
+    if first is not None:
+        counts, _ = _DECODER.raw_decode(state, first.end())
+    else:
+        counts = json.loads(state).get("counts", {})
+    return _named_counts(counts)
+
+
+def _named_counts(found: dict[str, Any]) -> dict[str, int]:
+    return {name: int(found.get(name, 0)) for name in COLLECTIONS}
+
+
+def folded_counts(folder: SessionFolder) -> dict[str, int]:
+    """The list counts of a session folded from its events (a row from before the projection)."""
+    return {name: len(getattr(folder, name)) for name in COLLECTIONS}

@@ -27,7 +27,14 @@ from msp._model.events import KINDS
 from msp._model.models import Event, Session, format_time, parse_time
 from msp._model.projection import SessionFolder, folder_of
 from msp._store import session_state
-from msp._store.interface import HookFailure, OpenBlocker, PlannedAction, SessionRow
+from msp._store.interface import (
+    BlockerSpan,
+    HookFailure,
+    OpenBlocker,
+    PlannedAction,
+    SessionRow,
+    SessionTally,
+)
 from msp._store.sqlite_outbox import SqliteOutbox
 from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
 from msp.errors import StoreError
@@ -728,6 +735,55 @@ class SqliteAccess:
             (project,),
         )
         return [OpenBlocker(r["id"], r["session_id"], r["text"]) for r in rows]
+
+    def session_tallies(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[SessionTally]:
+        clauses, params = [], []
+        if project is not None:
+            clauses.append("project = ?")
+            params.append(project)
+        if until is not None:
+            clauses.append("started_at < ?")
+            params.append(format_time(until))
+        if since is not None:
+            # last_at, not ended_at: a closed session's last event is its close or later.
+            clauses.append("(last_at >= ? OR status = 'active')")
+            params.append(format_time(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # The state's text, its counts decoded in Python: SQLite's json_extract parses the whole
+        # text on every call, several times slower here.
+        rows = self._db.execute(f"SELECT {_ROW_FIELDS}, state FROM sessions {where} ORDER BY started_at, id",
+                                params).fetchall()
+        out = []
+        for r in rows:
+            counts = (session_state.folded_counts(self.load_folder(r["id"])) if r["state"] is None
+                      else session_state.state_counts(r["state"]))
+            out.append(SessionTally(_row_to_session(r), counts))
+        return out
+
+    def blocker_spans(
+        self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
+    ) -> list[BlockerSpan]:
+        clauses, params = [], []
+        if project is not None:
+            clauses.append("b.project = ?")
+            params.append(project)
+        if until is not None:
+            clauses.append("r.at < ?")
+            params.append(format_time(until))
+        if since is not None:
+            clauses.append("(x.seq IS NULL OR x.at >= ?)")
+            params.append(format_time(since))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._db.execute(
+            "SELECT b.id, b.project, b.session_id, r.at AS raised_at, x.at AS resolved_at, "
+            "x.session_id AS resolved_in FROM blockers b JOIN events r ON r.seq = b.raised_seq "
+            f"LEFT JOIN events x ON x.seq = b.resolved_seq {where} ORDER BY b.raised_seq", params,
+        )
+        return [BlockerSpan(r["id"], r["project"], r["session_id"], parse_time(r["raised_at"]),
+                            parse_time(r["resolved_at"]) if r["resolved_at"] else None, r["resolved_in"])
+                for r in rows]
 
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
