@@ -141,6 +141,7 @@ def test_a_scripted_session_folds_through_the_registry_to_the_expected_view(
         started_at=T0 + timedelta(minutes=3), ended_at=T0 + timedelta(minutes=12),
         last_event_at=T0 + timedelta(minutes=12), start_progress=20, progress=60,
         summary=None, close_reason="ended", source="api", started_seq=events[0].seq, last_seq=events[-1].seq,
+        user=manager.engineer.user, host=manager.engineer.host,
         updates=[Update(id=u1.id, at=at[u1.id], text="u1", progress=40, tags=["t"]),
                  Update(id=u2.id, at=at[u2.id], text="u2")],
         decisions=[Decision(id=decision.data["id"], at=at[decision.id], text="d", rationale="r",

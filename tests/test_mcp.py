@@ -443,3 +443,27 @@ def test_mcp_and_cli_writing_at_once_lose_and_double_nothing(
     seen_by_event = {a["event_id"]: json.loads(a["payload"])["json"]["seen"] for a in actions
                      if a["event_id"] in update_ids}
     assert [seen_by_event[e["id"]] for e in updates] == list(range(1, len(updates) + 1))
+
+
+def test_the_server_records_as_its_engineer_and_shows_the_team(project_dir: Path, msp_cli: Any) -> None:
+    """The MCP server is one engineer (MSP_USER / MSP_HOST as for the CLI); another's session in
+    the same project is not its to record into, and the team views show both."""
+    bob = {"MSP_USER": "bob", "MSP_HOST": "laptop-b"}
+
+    async def body() -> None:
+        async with mcp_session(project_dir, env={"MSP_USER": "alice", "MSP_HOST": "laptop-a"}) as s:
+            mine = _ok(await s.call_tool("start", {"goal": "g"}))["session"]
+            assert (mine["user"], mine["host"]) == ("alice", "laptop-a")
+            r = await anyio.to_thread.run_sync(lambda: msp_cli("start", "--json", env=bob))
+            theirs = r.json()["session"]
+            assert r.code == 0 and theirs["id"] != mine["id"]
+            assert _ok(await s.call_tool("update", {"text": "mine"}))["event"]["session_id"] == mine["id"]
+            assert _ok(await s.call_tool("status", {}))["session"]["id"] == mine["id"]
+            only_bob = _ok(await s.call_tool("sessions", {"user": "bob"}))["sessions"]
+            assert [x["id"] for x in only_bob] == [theirs["id"]]
+            own = _ok(await s.call_tool("context", {"format": "json"}))["context"]
+            assert [x["id"] for x in own["sessions"]] == [mine["id"]]
+            team = _ok(await s.call_tool("context", {"format": "json", "team": True}))["context"]
+            assert {e["user"] for e in team["engineers"]} == {"alice", "bob"}
+
+    _run(body)

@@ -72,12 +72,18 @@ def test_validation_happens_before_anything_is_stored(manager: SessionManager, s
     assert _count(store) == before
 
 
-def test_one_active_session_at_a_time(manager: SessionManager) -> None:
+def test_one_active_session_per_project_at_a_time(manager: SessionManager) -> None:
     sid = manager.start({}).event.session_id
     with pytest.raises(SessionAlreadyActive) as caught:
-        manager.start({"project": "elsewhere"})
+        manager.start({"project": "proj"})
     assert sid in caught.value.message
     assert caught.value.hint is not None and "msp end" in caught.value.hint and "msp recover" in caught.value.hint
+    # Per engineer and project (tests/store/test_engineers.py): another project may have its own.
+    other = manager.start({"project": "elsewhere"}).event.session_id
+    assert manager.update({"text": "here"}).event.session_id == sid
+    with pytest.raises(SessionAlreadyActive):
+        manager.start({"project": "elsewhere"})
+    assert other != sid
 
 
 def test_nothing_to_record_into_without_an_active_session(manager: SessionManager) -> None:

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from msp._config import Project
+    from msp._model.identity import Engineer
     from msp._model.models import Source
     from msp._session.manager import SessionManager
     from msp._store.interface import Store
@@ -36,6 +39,7 @@ class Context:
         self._project: Project | None = None
         self._store: Store | None = None
         self._manager: SessionManager | None = None
+        self._engineer: Engineer | None = None
         self.source = source
 
     @property
@@ -70,8 +74,37 @@ class Context:
                 default_project=project.name,
                 source=self.source,
                 timeout_hours=project.config.session.timeout_hours,
+                engineer=self._engineer,
             )
         return self._manager
+
+    @property
+    def engineer(self) -> Engineer:
+        """Who is calling (``MSP_USER`` / ``MSP_HOST``, else the OS's names); the manager
+        records as the same engineer."""
+        if self._engineer is None:
+            if self._manager is not None:
+                self._engineer = self._manager.engineer
+            else:
+                from msp._model.identity import current_engineer
+
+                self._engineer = current_engineer()
+        return self._engineer
+
+    @property
+    def team_store(self) -> bool:
+        """Whether the project records into a team store (``[store] url_env`` / ``url_keyring``)."""
+        config = self.project.config.store
+        return bool(config.url_env or config.url_keyring)
+
+    def shows_engineers(self, owners: Iterable[tuple[str | None, str | None]]) -> bool:
+        """Whether a listing of sessions owned by ``owners`` (user, host) names each one's
+        engineer: in a team store, or when one is not the caller's (another user, or the
+        caller on another machine). A session with no user says nothing either way."""
+        if self.team_store:
+            return True
+        me = (self.engineer.user, self.engineer.host)
+        return any(user is not None and (user, host) != me for user, host in owners)
 
     def plugins(self, only: list[str] | None = None) -> Any:
         config = self.project.config

@@ -285,11 +285,14 @@ def status(as_json: bool = JsonOpt) -> None:
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from datetime import UTC
 
+        from msp._session.manager import pick_active
+
         session = None
         with ctx.store.read() as tx:
-            rows = tx.active_sessions()
-            if rows:
-                session = tx.load_session(rows[-1].id)
+            # The caller's own, as `msp update` would record into it (msp._session.manager).
+            row = pick_active(tx.active_sessions(user=ctx.engineer.user), ctx.project.name)
+            if row is not None:
+                session = tx.load_session(row.id)
         queue = _queue_counts(ctx)
         if session is None:
             return {"ok": True, "active": None, "queue": queue}, "No active session. Start one with `msp start`."
@@ -304,6 +307,8 @@ def status(as_json: bool = JsonOpt) -> None:
         ]
         if session.goal:
             lines.insert(1, f"Goal: {session.goal}")
+        if session.user is not None and ctx.shows_engineers([(session.user, session.host)]):
+            lines.insert(1, f"Engineer: {session.user}@{session.host}")
         if queue:
             lines.append("Queue: " + ", ".join(f"{k} {v}" for k, v in sorted(queue.items())))
         return data, "\n".join(lines)
@@ -316,16 +321,24 @@ def sessions(
     project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
     since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD, ISO time, or 7d."),  # noqa: UP045
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=MAX_LIST),
+    user: Optional[str] = typer.Option(None, "--user", "-u", help="Only this engineer's sessions."),  # noqa: UP045
     as_json: bool = JsonOpt,
 ) -> None:
     """List sessions, newest first."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._model.identity import label
         from msp._session.manager import _row_dict
 
-        rows = ctx.manager.sessions(project, _date(since), limit)
+        if user is not None and not user.strip():
+            from msp.errors import InvalidInput
+
+            raise InvalidInput("--user is empty", "give an engineer's user name, e.g. --user alice")
+        rows = ctx.manager.sessions(project, _date(since), limit, user=user.strip() if user else None)
+        who = ctx.shows_engineers((r.user, r.host) for r in rows)
         lines = [
-            f"{r.id}  {r.status:<6}  {r.project}  {r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
+            f"{r.id}  {r.status:<6}  {r.project}  " + (f"{label(r.user, r.host) or '-'}  " if who else "")
+            + f"{r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
             for r in rows
         ] or ["No sessions."]
         return {"ok": True, "sessions": [_row_dict(r) for r in rows]}, "\n".join(lines)
@@ -366,9 +379,10 @@ def context(
     format_: str = typer.Option("ai", "--format", "-f", help="ai, markdown or json."),
     days: int = typer.Option(7, "--days", min=1, max=MAX_DAYS),
     project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
+    team: bool = typer.Option(False, "--team", help="Every engineer's recent work on the project."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """The recall view to paste into an AI assistant."""
+    """The recall view to paste into an AI assistant (your own work, or with --team everyone's)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from datetime import UTC
@@ -378,7 +392,8 @@ def context(
 
         if format_ not in ("ai", "markdown", "json"):
             raise InvalidInput(f"format {format_!r} is not known", "use ai, markdown or json")
-        data = build_context(ctx.store, project or ctx.project.name, days, datetime.now(UTC))
+        data = build_context(ctx.store, project or ctx.project.name, days, datetime.now(UTC),
+                             user=ctx.engineer.user, team=team)
         if not data["sessions"]:
             from msp._app.health import confirm_sound
 

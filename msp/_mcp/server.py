@@ -42,6 +42,7 @@ from msp._app.queue import counts_by_status
 from msp._app.recording import finish
 from msp._app.screen import for_terminal, json_text
 from msp._model.durations import format_duration, seconds_between
+from msp._model.identity import label
 from msp._model.models import (
     BlockerInput,
     DecisionInput,
@@ -100,6 +101,7 @@ class ContextQuery(_Query):
     format: Literal["ai", "markdown", "json"] = Field(
         "ai", description="ai (a preface for an assistant plus markdown), markdown, or json."
     )
+    team: bool = Field(False, description="Every engineer's recent work on the project, not only yours.")
 
 
 class SessionsQuery(_Query):
@@ -108,6 +110,7 @@ class SessionsQuery(_Query):
     project: Label | None = Field(None, description="Only this project.")
     since: Label | None = Field(None, description="YYYY-MM-DD, an ISO time, or 7d for 7 days ago.")
     limit: int = Field(20, ge=1, le=500, description="At most this many sessions.")
+    user: Label | None = Field(None, description="Only this engineer's sessions (their user name).")
 
 
 class QueueQuery(_Query):
@@ -258,6 +261,8 @@ def _status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]
     ]
     if session.goal:
         lines.insert(1, f"Goal: {session.goal}")
+    if session.user is not None and ctx.shows_engineers([(session.user, session.host)]):
+        lines.insert(1, f"Engineer: {session.user}@{session.host}")
     for b in session.open_blockers:
         lines.append(f"Open blocker {b.id}: {b.text}")
     return data, "\n".join(lines)
@@ -267,7 +272,8 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
     from msp._session.context import build_context, render_ai, render_markdown
 
     query = validate(ContextQuery, args)
-    data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC))
+    data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC),
+                         user=ctx.engineer.user, team=query.team)
     if not data["sessions"]:
         from msp._app.health import confirm_sound
 
@@ -281,9 +287,11 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
 
 def _sessions(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
     query = validate(SessionsQuery, args)
-    rows = ctx.manager.sessions(query.project, parse_date(query.since), query.limit)
+    rows = ctx.manager.sessions(query.project, parse_date(query.since), query.limit, user=query.user)
+    who = ctx.shows_engineers((r.user, r.host) for r in rows)
     lines = [
-        f"{r.id}  {r.status:<6}  {r.project}  {r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
+        f"{r.id}  {r.status:<6}  {r.project}  " + (f"{label(r.user, r.host) or '-'}  " if who else "")
+        + f"{r.start_progress}% -> {r.progress}%  {r.goal or ''}".rstrip()
         for r in rows
     ] or ["No sessions."]
     return {"ok": True, "sessions": [_row_dict(r) for r in rows]}, "\n".join(lines)
@@ -389,7 +397,9 @@ def _resume_prompt(ctx: McpContext, arguments: dict[str, str]) -> str:
     except ValueError:
         raise InvalidInput(f"days {raw_days!r} is not a whole number", "give a number of days, e.g. 7") from None
     query = validate(ContextQuery, {"days": days, "project": arguments.get("project") or None})
-    data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC))
+    # Resuming is the caller's own work (the `context` tool's team view shows everyone's).
+    data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC),
+                         user=ctx.engineer.user)
     return render_ai(data)
 
 

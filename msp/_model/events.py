@@ -118,6 +118,9 @@ def _sets_started(event: Event) -> dict[str, Any]:
         "start_progress": d["progress"],
         "progress": d["progress"],
         "source": event.source,
+        # Who it belongs to (msp._model.identity); absent from events recorded before engineers.
+        "user": d.get("user"),
+        "host": d.get("host"),
     }
 
 

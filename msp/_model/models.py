@@ -280,6 +280,11 @@ class Session(_View):
     summary: str | None = None
     close_reason: str | None = None
     source: str = "cli"
+    user: str | None = Field(
+        None, description="The engineer the session belongs to (MSP_USER, else the login name); None for a "
+        "session recorded before sessions had one.",
+    )
+    host: str | None = Field(None, description="The machine the session was started on (MSP_HOST, else its name).")
     update_count: int = Field(
         0, ge=0, description="How many updates the session has: the session a hook receives holds only the "
         "latest of them (msp._model.events.RECENT_UPDATES), except on close. Left out, it is len(updates).",

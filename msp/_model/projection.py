@@ -87,6 +87,7 @@ class SessionFolder:
 
 _VIEW_DEFAULTS: dict[str, Any] = {
     "goal": None, "issue": None, "ended_at": None, "summary": None, "close_reason": None, "source": "cli",
+    "user": None, "host": None,
 }
 
 

@@ -3,6 +3,10 @@
 It reads only what it shows: the most recent sessions in the window, their decisions and the
 last updates, the open blockers, each through an indexed query with a limit, so its cost does
 not grow with the length of the history.
+
+By default it is the calling engineer's own work (``user``); the team view (``msp context
+--team``) is every engineer's recent sessions on the project, with where each one stopped.
+Open blockers are the project's, whoever raised them.
 """
 
 from __future__ import annotations
@@ -11,10 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from msp._model.events import DECISION_RECORDED, PROGRESS_UPDATED, SESSION_CLOSED, decision_view, update_view
+from msp._model.identity import label
 from msp._model.models import format_time
 from msp._store.interface import SessionRow, Store
 
 MAX_SESSIONS = 10
+#: The team view shows more: several engineers share the window.
+MAX_TEAM_SESSIONS = 30
 MAX_DECISIONS = 15
 LAST_UPDATES = 5
 
@@ -24,10 +31,16 @@ def _minutes(row: SessionRow, now: datetime) -> int:
     return max(0, int((end - row.started_at).total_seconds() // 60))
 
 
-def build_context(store: Store, project: str | None, days: int, now: datetime) -> dict[str, Any]:
+def build_context(store: Store, project: str | None, days: int, now: datetime, *,
+                  user: str | None = None, team: bool = False) -> dict[str, Any]:
+    """The recall view of ``project`` (None: every project) over the last ``days``: the
+    sessions of engineer ``user`` (None: everyone's), or with ``team`` every engineer's, with
+    where each of them stopped."""
     since = now - timedelta(days=days)
+    if team:
+        user = None
     with store.read() as tx:
-        rows = tx.list_sessions(project, since, MAX_SESSIONS)
+        rows = tx.list_sessions(project, since, MAX_TEAM_SESSIONS if team else MAX_SESSIONS, user=user)
         sessions = []
         decisions: list[dict[str, Any]] = []
         for row in rows:
@@ -70,7 +83,9 @@ def build_context(store: Store, project: str | None, days: int, now: datetime) -
             for b in tx.open_blockers(p)
         ]
     trend = [s["progress"] for s in reversed(sessions)]
+    team_part = {"team": True, "engineers": _engineers(rows)} if team else {}
     return {
+        **team_part,
         "project": project,
         "generated_at": format_time(now),
         "window_days": days,
@@ -80,6 +95,28 @@ def build_context(store: Store, project: str | None, days: int, now: datetime) -
         "open_blockers": blockers,
         "progress_trend": trend,
     }
+
+
+def _engineers(rows: list[SessionRow]) -> list[dict[str, Any]]:
+    """Each engineer in ``rows`` (newest first) with their session count and where their latest
+    stands, the most recently started first. Sessions with no user are grouped as one."""
+    out: dict[str | None, dict[str, Any]] = {}
+    for row in rows:
+        entry = out.get(row.user)
+        if entry is None:
+            entry = out[row.user] = {
+                "user": row.user,
+                "host": row.host,
+                "sessions": 0,
+                "latest": {"id": row.id, "status": row.status, "progress": row.progress, "goal": row.goal,
+                           "started_at": format_time(row.started_at)},
+            }
+        entry["sessions"] += 1
+    return list(out.values())
+
+
+def _who(entry: dict[str, Any]) -> str:
+    return label(entry.get("user"), entry.get("host")) or "(no engineer recorded)"
 
 
 def render_markdown(ctx: dict[str, Any]) -> str:
@@ -96,6 +133,15 @@ def render_markdown(ctx: dict[str, Any]) -> str:
         for u in last["last_updates"]:
             pct = f" [{u['progress']}%]" if u["progress"] is not None else ""
             lines.append(f"- {u['text']}{pct}")
+    if ctx.get("team"):
+        lines += ["", "## Engineers"]
+        for e in ctx["engineers"]:
+            latest = e["latest"]
+            goal = f", goal: {latest['goal']}" if latest["goal"] else ""
+            lines.append(f"- {_who(e)}: {e['sessions']} session(s); latest {latest['id']} "
+                         f"{latest['status']} at {latest['progress']}%{goal}")
+        if not ctx["engineers"]:
+            lines.append("No one recorded a session in the window.")
     lines += ["", "## Open blockers"]
     lines += [f"- {b['text']} (id {b['id']})" for b in ctx["open_blockers"]] or ["None."]
     lines += ["", "## Decisions"]
@@ -110,8 +156,9 @@ def render_markdown(ctx: dict[str, Any]) -> str:
     lines += ["", "## Recent sessions"]
     for s in ctx["sessions"]:
         goal = f" goal: {s['goal']}" if s["goal"] else ""
+        by = f" by {_who(s)}" if ctx.get("team") else ""
         lines.append(
-            f"- {s['id']} {s['status']}, {s['duration_minutes']} min, "
+            f"- {s['id']} {s['status']}{by}, {s['duration_minutes']} min, "
             f"progress {s['progress'][0]}% -> {s['progress'][1]}%{goal}"
         )
     if ctx["progress_trend"]:
@@ -121,6 +168,13 @@ def render_markdown(ctx: dict[str, Any]) -> str:
 
 
 def render_ai(ctx: dict[str, Any]) -> str:
+    if ctx.get("team"):
+        return (
+            "You are joining a team's work. Below is the recorded history of the recent work sessions "
+            "of every engineer on the project (from msp), with where each of them stopped. Use it to see "
+            "who works on what; respect the decisions and their rationale unless asked to revisit them, "
+            "and mind the open blockers.\n\n"
+        ) + render_markdown(ctx)
     preface = (
         "You are resuming work with an engineer. Below is the recorded history of their recent "
         "work sessions (from msp). Use it to continue where they stopped; respect the decisions "

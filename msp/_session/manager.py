@@ -27,6 +27,7 @@ from msp._model.events import (
     SESSION_STARTED,
     EventKind,
 )
+from msp._model.identity import Engineer, current_engineer, label
 from msp._model.ids import new_event_id, new_session_id, short_item_id
 from msp._model.models import (
     BlockerInput,
@@ -136,6 +137,7 @@ class SessionManager:
         source: Source = "api",
         timeout_hours: float = 12.0,
         clock: Callable[[], datetime] | None = None,
+        engineer: Engineer | None = None,
     ) -> None:
         self.store = store
         self.plugins = plugins
@@ -147,6 +149,15 @@ class SessionManager:
         #: it records into and applies each new event to it; see :meth:`_hook_view`.
         self._hot: SessionFolder | None = None
         self._planned = 0
+        self._engineer = engineer
+
+    @property
+    def engineer(self) -> Engineer:
+        """Who records through this manager: given, else ``MSP_USER`` / ``MSP_HOST`` or the OS's
+        names (msp._model.identity), read when first needed."""
+        if self._engineer is None:
+            self._engineer = current_engineer()
+        return self._engineer
 
     # --- recording -----------------------------------------------------------------------
 
@@ -154,8 +165,11 @@ class SessionManager:
         inp = _input(SESSION_STARTED, data)
         project = inp.project or self.default_project
 
+        me = self.engineer
+
         def build(tx: StoreWriter) -> Event:
-            active = tx.active_sessions()
+            # One active session per engineer and project: others' sessions never stand in the way.
+            active = tx.active_sessions(project, me.user)
             if active:
                 current = active[-1]
                 raise SessionAlreadyActive(
@@ -173,8 +187,8 @@ class SessionManager:
                 "goal": inp.goal,
                 "issue": inp.issue,
                 "progress": progress,
-                "user": _user(),
-                "host": _host(),
+                "user": me.user,
+                "host": me.host,
             }
             return self._event(SESSION_STARTED, new_session_id(now), project, now, payload)
 
@@ -232,10 +246,19 @@ class SessionManager:
                     SESSION_CLOSED, row.id, row.project, at,
                     {"summary": None, "progress": None, "reason": "recovered"},
                 )
-            others = [s for s in tx.active_sessions() if s.id != row.id]
+            me = self.engineer
+            if not me.owns(row.user):
+                # Closing a teammate's abandoned session tidies up; continuing it would record
+                # in their name.
+                raise SessionNotActive(
+                    f"session {row.id} belongs to {label(row.user, row.host)}; only its engineer can resume it",
+                    f"start your own with `msp start`, or close it with `msp recover {row.id} --close`",
+                )
+            others = [s for s in tx.active_sessions(row.project, me.user) if s.id != row.id]
             for other in others:
                 raise SessionAlreadyActive(
-                    f"session {other.id} is active; only one session is active at a time",
+                    f"session {other.id} is active; only one session of yours is active in project "
+                    f"{row.project!r} at a time",
                     f"end it first with `msp end`, or `msp recover {other.id} --close`",
                 )
             return self._event(SESSION_RESUMED, row.id, row.project, self.clock(), {"was": row.status})
@@ -245,9 +268,11 @@ class SessionManager:
     # --- reading -------------------------------------------------------------------------
 
     def active(self) -> SessionRow | None:
+        """The calling engineer's active session in this project (see :meth:`_require_active`),
+        None when there is none, or no single one to choose."""
         with self.store.read() as tx:
-            rows = tx.active_sessions()
-        return rows[-1] if rows else None
+            rows = tx.active_sessions(user=self.engineer.user)
+        return pick_active(rows, self.default_project)
 
     def get(self, session_id: str | None = None) -> Session:
         with self.store.read() as tx:
@@ -255,16 +280,18 @@ class SessionManager:
             return tx.load_session(row.id)
 
     def sessions(self, project: str | None = None, since: datetime | None = None,
-                 limit: int | None = 20) -> list[SessionRow]:
+                 limit: int | None = 20, user: str | None = None) -> list[SessionRow]:
+        """Sessions newest first, of ``project`` and of engineer ``user`` when given."""
         with self.store.read() as tx:
-            return tx.list_sessions(project, since, limit)
+            return tx.list_sessions(project, since, limit, user=user)
 
     def stale(self, now: datetime | None = None) -> list[tuple[SessionRow, bool]]:
-        """Active sessions, each with whether it is older than the configured timeout."""
+        """The calling engineer's active sessions (in any project), each with whether it is
+        older than the configured timeout."""
         now = now or self.clock()
         limit = timedelta(hours=self.timeout_hours)
         with self.store.read() as tx:
-            return [(row, now - row.last_at > limit) for row in tx.active_sessions()]
+            return [(row, now - row.last_at > limit) for row in tx.active_sessions(user=self.engineer.user)]
 
     # --- internals -----------------------------------------------------------------------
 
@@ -281,13 +308,24 @@ class SessionManager:
         )
 
     def _require_active(self, tx: StoreReader) -> SessionRow:
-        rows = tx.active_sessions()
+        """The session a moment is recorded into: the calling engineer's active session in this
+        project, else (none here) their one active session elsewhere, the one `msp start
+        --project` opened. Other engineers' sessions are never candidates."""
+        rows = tx.active_sessions(user=self.engineer.user)
+        row = pick_active(rows, self.default_project)
+        if row is not None:
+            return row
         if not rows:
             raise SessionNotActive(
-                "no session is active",
+                f"no session is active for you ({self.engineer.label})",
                 "start one with `msp start`, or see `msp recover --list` for sessions left open",
             )
-        return rows[-1]
+        elsewhere = ", ".join(f"{r.id} ({r.project})" for r in rows)
+        raise SessionNotActive(
+            f"no session of yours is active in project {self.default_project!r}, and several are elsewhere: "
+            f"{elsewhere}",
+            "start one here with `msp start`, or end the others with `msp recover SESSION --close`",
+        )
 
     def _find(self, tx: StoreReader, session_id: str) -> SessionRow:
         row = tx.session_row(session_id)
@@ -435,19 +473,13 @@ class _History:
         return self._advance(tx, event).view(recent)
 
 
-def _user() -> str:
-    import getpass  # here, not at the top: only `msp start` asks
-
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"
-
-
-def _host() -> str:
-    import socket  # here, not at the top: only `msp start` asks
-
-    return socket.gethostname()
+def pick_active(rows: list[SessionRow], project: str) -> SessionRow | None:
+    """Of one engineer's active sessions (oldest first), the one they record into from
+    ``project``: the latest there, else their only one elsewhere; None when none or ambiguous."""
+    here = [r for r in rows if r.project == project]
+    if here:
+        return here[-1]
+    return rows[0] if len(rows) == 1 else None
 
 
 def _match_blocker(tx: StoreReader, project: str, needle: str) -> Any:

@@ -50,6 +50,10 @@ class SessionRow:
     goal: str | None
     issue: str | None
     event_count: int
+    #: The engineer the session belongs to (msp._model.identity); None for a session recorded
+    #: before sessions had one, which belongs to whoever asks.
+    user: str | None = None
+    host: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         from msp._model.models import format_time
@@ -65,6 +69,8 @@ class SessionRow:
             "start_progress": self.start_progress,
             "progress": self.progress,
             "events": self.event_count,
+            "user": self.user,
+            "host": self.host,
         }
 
 
@@ -340,13 +346,20 @@ class OutboxWriter(OutboxReader, Protocol):
 class StoreReader(Protocol):
     @property
     def outbox(self) -> OutboxReader: ...
-    def active_sessions(self) -> list[SessionRow]: ...
+    def active_sessions(self, project: str | None = None, user: str | None = None) -> list[SessionRow]:
+        """Active sessions, oldest first: of ``project`` when given, and of ``user`` when given
+        (a session with no user, recorded before sessions had one, is every user's)."""
+        ...
     def session_row(self, session_id: str) -> SessionRow | None: ...
     def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]: ...
     def last_session(self, project: str) -> SessionRow | None: ...
     def list_sessions(
-        self, project: str | None = None, since: datetime | None = None, limit: int | None = None
-    ) -> list[SessionRow]: ...
+        self, project: str | None = None, since: datetime | None = None, limit: int | None = None,
+        user: str | None = None,
+    ) -> list[SessionRow]:
+        """Sessions newest first; ``user`` keeps only that engineer's (exactly: not the sessions
+        with no user)."""
+        ...
     def session_events(
         self,
         session_id: str,

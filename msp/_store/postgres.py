@@ -374,6 +374,8 @@ def _row_to_session(row: dict[str, Any]) -> SessionRow:
         goal=row["goal"],
         issue=row["issue"],
         event_count=row["event_count"],
+        user=row["user"],
+        host=row["host"],
     )
 
 
@@ -391,7 +393,7 @@ def _row_to_event(row: dict[str, Any]) -> Event:
 
 
 _SESSION_COLUMNS = ("id, project, status, started_at, ended_at, start_progress, progress, last_at, goal, issue, "
-                    "event_count")
+                    'event_count, "user", host')  # "user" quoted: a reserved word
 _EVENT_COLUMNS = "seq, id, type, session_id, project, at, source, data"
 
 
@@ -434,8 +436,17 @@ class PostgresAccess:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def active_sessions(self) -> list[SessionRow]:
-        rows = self._x(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE status = 'active' ORDER BY started_at")
+    def active_sessions(self, project: str | None = None, user: str | None = None) -> list[SessionRow]:
+        clauses: list[str] = ["status = 'active'"]
+        params: list[Any] = []
+        if project is not None:
+            clauses.append("project = %s")
+            params.append(project)
+        if user is not None:  # a session from before engineers is everyone's
+            clauses.append('("user" IS NULL OR "user" = %s)')
+            params.append(user)
+        rows = self._x(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE {' AND '.join(clauses)} ORDER BY started_at",
+                       params)
         out = [_row_to_session(r) for r in rows]
         self._rows.update((r.id, r) for r in out)
         return out
@@ -464,13 +475,17 @@ class PostgresAccess:
         return _row_to_session(row) if row else None
 
     def list_sessions(
-        self, project: str | None = None, since: datetime | None = None, limit: int | None = None
+        self, project: str | None = None, since: datetime | None = None, limit: int | None = None,
+        user: str | None = None,
     ) -> list[SessionRow]:
         clauses: list[str] = []
         params: list[Any] = []
         if project is not None:
             clauses.append("project = %s")
             params.append(project)
+        if user is not None:
+            clauses.append('"user" = %s')
+            params.append(user)
         if since is not None:
             clauses.append("(started_at >= %s OR status = 'active' OR ended_at >= %s)")
             params += [format_time(since)] * 2
@@ -697,7 +712,7 @@ class PostgresAccess:
             session_state.apply_to_state(state, changed, joins)
         # Column names come from our own tuple, never from event data.
         columns = [c for c in session_state.ROW_COLUMNS if c in changed]
-        assignments = "".join(f"{c} = %s, " for c in columns)
+        assignments = "".join(f'"{c}" = %s, ' for c in columns)  # quoted: "user" is a reserved word
         updated = self._x(
             f"UPDATE sessions SET {assignments}state = %s, last_seq = %s, last_at = %s, "
             f"event_count = event_count + 1 WHERE id = %s RETURNING {_SESSION_COLUMNS}",

@@ -19,7 +19,8 @@ from msp._model.models import Event, Session, Update, format_time, parse_time
 from msp._model.projection import SessionFolder
 
 #: The session row's columns that mirror a folded field of the same name (for listings and indexes).
-ROW_COLUMNS = ("project", "status", "started_at", "ended_at", "start_progress", "progress", "goal", "issue")
+ROW_COLUMNS = ("project", "status", "started_at", "ended_at", "start_progress", "progress", "goal", "issue",
+               "user", "host")
 #: The fields an event must set to open a session row (``session_started`` does).
 OPENING = frozenset({"project", "status", "started_at", "start_progress", "progress"})
 #: The update types, and the item types a hook's session holds whole (all but updates).

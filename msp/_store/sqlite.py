@@ -155,6 +155,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE actions ADD COLUMN offline_attempts INTEGER NOT NULL DEFAULT 0;
     UPDATE actions SET started_ms = updated_ms WHERE status = 'in_flight';
     """,
+    # 5: a session's engineer (msp._model.identity), so "one active session" holds per engineer
+    # and project. Taken from the session_started events, which have carried them all along;
+    # NULL where one did not (such a session belongs to whoever asks). The projection's state
+    # gets them too, so a hook's session shows them without a re-fold.
+    """
+    ALTER TABLE sessions ADD COLUMN "user" TEXT;
+    ALTER TABLE sessions ADD COLUMN host TEXT;
+    UPDATE sessions SET
+        "user" = (SELECT json_extract(e.data, '$.user') FROM events e
+                  WHERE e.session_id = sessions.id AND e.type = 'session_started' ORDER BY e.seq LIMIT 1),
+        host = (SELECT json_extract(e.data, '$.host') FROM events e
+                WHERE e.session_id = sessions.id AND e.type = 'session_started' ORDER BY e.seq LIMIT 1);
+    UPDATE sessions SET state = json_set(state, '$.fields.user', "user", '$.fields.host', host)
+        WHERE state IS NOT NULL;
+    CREATE INDEX sessions_active_by_engineer ON sessions(project, "user") WHERE status = 'active';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -537,7 +553,8 @@ def _highest_seq(con: sqlite3.Connection) -> int | None:
 
 
 #: The columns a SessionRow is made of.
-_ROW_FIELDS = "id, project, status, started_at, ended_at, start_progress, progress, last_at, goal, issue, event_count"
+_ROW_FIELDS = ('id, project, status, started_at, ended_at, start_progress, progress, last_at, goal, issue, '
+               'event_count, "user", host')
 
 
 def _row_to_session(row: sqlite3.Row) -> SessionRow:
@@ -553,6 +570,8 @@ def _row_to_session(row: sqlite3.Row) -> SessionRow:
         goal=row["goal"],
         issue=row["issue"],
         event_count=row["event_count"],
+        user=row["user"],
+        host=row["host"],
     )
 
 
@@ -592,12 +611,19 @@ class SqliteAccess:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def active_sessions(self) -> list[SessionRow]:
+    def active_sessions(self, project: str | None = None, user: str | None = None) -> list[SessionRow]:
+        clauses, params = ["status = 'active'"], []
+        if project is not None:
+            clauses.append("project = ?")
+            params.append(project)
+        if user is not None:  # a session from before engineers is everyone's
+            clauses.append('("user" IS NULL OR "user" = ?)')
+            params.append(user)
         # Not the state text itself (it grows with the session): whether there is one is all an
         # append in this transaction needs (see append()).
         rows = self._db.execute(
-            f"SELECT {_ROW_FIELDS}, state IS NULL AS no_state FROM sessions WHERE status = 'active' "
-            "ORDER BY started_at").fetchall()
+            f"SELECT {_ROW_FIELDS}, state IS NULL AS no_state FROM sessions WHERE {' AND '.join(clauses)} "
+            "ORDER BY started_at", params).fetchall()
         out = [_row_to_session(r) for r in rows]
         self._rows.update((r.id, r) for r in out)
         self._has_state.update((r["id"], not r["no_state"]) for r in rows)
@@ -629,12 +655,16 @@ class SqliteAccess:
         return _row_to_session(row) if row else None
 
     def list_sessions(
-        self, project: str | None = None, since: datetime | None = None, limit: int | None = None
+        self, project: str | None = None, since: datetime | None = None, limit: int | None = None,
+        user: str | None = None,
     ) -> list[SessionRow]:
         clauses, params = [], []
         if project is not None:
             clauses.append("project = ?")
             params.append(project)
+        if user is not None:
+            clauses.append('"user" = ?')
+            params.append(user)
         if since is not None:
             clauses.append("(started_at >= ? OR status = 'active' OR ended_at >= ?)")
             params += [format_time(since)] * 2
@@ -861,7 +891,7 @@ class SqliteAccess:
             state = session_state.folded_state(self.load_folder(event.session_id))
             changed = {c: state["fields"].get(c) for c in session_state.ROW_COLUMNS}
         columns = [c for c in session_state.ROW_COLUMNS if c in changed]
-        assignments = "".join(f"{c} = ?, " for c in columns)
+        assignments = "".join(f'"{c}" = ?, ' for c in columns)  # quoted: "user" is a column
         if state is not None:
             new_state, state_params = "?", [session_state.encode_state(state)]
         else:

@@ -35,6 +35,10 @@ _HOOK_OF = {
 }
 
 
+#: The (user, host) a scripted session belongs to.
+ENGINEER = ("dev", "workstation")
+
+
 def run_session(
     plugin: object,
     tmp_dir: Path,
@@ -43,7 +47,9 @@ def run_session(
     script: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> SessionRun:
     """Run ``script`` (default :data:`SCRIPT`) through one integration plugin, in a new store
-    under ``tmp_dir``, with a clock that moves 7 minutes a step from 2026-01-05 09:00 UTC."""
+    under ``tmp_dir``, with a clock that moves 7 minutes a step from 2026-01-05 09:00 UTC, as
+    the engineer :data:`ENGINEER` (the same on every machine, so are the actions)."""
+    from msp._model.identity import Engineer
     from msp._plugins.host import build_host
     from msp._session.manager import SessionManager
     from msp._store import open_store
@@ -54,7 +60,7 @@ def run_session(
     ticks = iter(start + timedelta(minutes=7 * i) for i in range(10_000))
     store = open_store(tmp_dir / "msp.db", synchronous="normal")
     manager = SessionManager(store, host, default_project="demo-project", source="api",
-                             clock=lambda: next(ticks))
+                             clock=lambda: next(ticks), engineer=Engineer(*ENGINEER))
     run = SessionRun(broken=[f"{b.name}: {b.error}" for b in host.broken], store_path=tmp_dir / "msp.db")
     try:
         for step, data in script or SCRIPT:

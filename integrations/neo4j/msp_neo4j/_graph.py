@@ -198,6 +198,10 @@ def _session_props(session: Any) -> dict[str, Any]:
         **_time("started", session.started_at),
         "start_progress": session.start_progress,
         "source": session.source,
+        # The engineer the session belongs to (a team store holds many); None for a session
+        # recorded before sessions had one, and for a session built by hand without them.
+        "user": getattr(session, "user", None),
+        "host": getattr(session, "host", None),
     }
 
 

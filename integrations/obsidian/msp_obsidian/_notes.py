@@ -284,6 +284,9 @@ def session_frontmatter(s: Settings, session: Session) -> dict[str, Any]:
         "goal": session.goal,
         "issue": session.issue,
         "summary": session.summary,
+        # Whose session it is (a team store holds many engineers'); None before sessions had one.
+        "user": session.user,
+        "host": session.host,
         "aliases": [f"{session.project} · {_stamp(s, session.started_at)}"],
         "tags": _tags(s, "session", update_tags),
     }
@@ -300,6 +303,12 @@ def holds_every_update(session: Session) -> bool:
     return len(session.updates) >= session.update_count
 
 
+def _engineer(session: Session) -> str:
+    """``user@host`` as one line of note text (stored text, never markup)."""
+    who = f"{session.user}@{session.host}" if session.host else str(session.user)
+    return md.one_line(who, 120)
+
+
 def session_head(s: Settings, session: Session) -> str:
     start = session.started_at
     span = f"{_stamp(s, start)}–{_hm(s, _end_of(session), start)}" if session.status == "closed" else _stamp(s, start)
@@ -307,6 +316,8 @@ def session_head(s: Settings, session: Session) -> str:
     meta = [f"**Project:** {_project_link(s, session.project)}"]
     if s.daily_notes:
         meta.append(f"**Day:** {md.link(daily_note(s, start))}")
+    if session.user:
+        meta.append(f"**Engineer:** {_engineer(session)}")
     meta.append(f"**Status:** {session.status}")
     meta.append(f"**Progress:** {session.start_progress}% → {session.progress}% ({session.progress_delta:+d})")
     if session.issue:
@@ -420,6 +431,8 @@ def project_writes(s: Settings, session: Session) -> list[FileWrite]:
             "outside the msp blocks.\n")
     line = (f"- {_session_link(s, session)} · {session.status} · "
             f"{session.start_progress}% → {session.progress}%")
+    if session.user:
+        line += f" · {_engineer(session)}"
     if session.goal:
         line += f" · {md.one_line(session.goal, 120)}"
     lines = [line] + [f"  - Decision: {_adr_link(s, session.project, d)}" for d in session.decisions]

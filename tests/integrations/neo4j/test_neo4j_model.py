@@ -313,3 +313,16 @@ def test_the_cypher_kind_comes_from_msp_neo4j_not_the_core() -> None:
     kind = host.executor_kinds()["cypher"]
     assert kind.action is CypherQuery
     assert isinstance(kind.factory(), CypherExecutor)
+
+
+def test_each_session_node_names_its_engineer(msp_run_session: Any) -> None:
+    """A team store holds many engineers' sessions: the graph says whose each one is."""
+    run = msp_run_session(msp_neo4j, {})
+    for hook in ("msp_session_start", "msp_session_close"):
+        rows = [row for a in run.actions[hook] if a.statement in (_graph.SESSION_START, _graph.SESSION_CLOSE)
+                for row in a.parameters["rows"]]
+        assert rows and all((r["props"]["user"], r["props"]["host"]) == ("dev", "workstation") for r in rows)
+    # A session built by hand without an engineer (as before sessions had one) has none.
+    hand_made = SimpleNamespace(project="p", goal=None, issue=None, started_at=datetime(2026, 1, 5, tzinfo=UTC),
+                                start_progress=0, source="cli")
+    assert (_graph._session_props(hand_made)["user"], _graph._session_props(hand_made)["host"]) == (None, None)

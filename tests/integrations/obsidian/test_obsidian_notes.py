@@ -318,3 +318,18 @@ def test_demo_summary_lists_the_notes(tmp_path: Path) -> None:
     (tmp_path / "2026-01-05.md").write_text("x")
     out = msp_obsidian.demo_summary(tmp_path)
     assert "(2 notes)" in out and "p.md" in out and "2026-01-05.md" in out and "graph view" in out
+
+
+def test_the_notes_name_the_sessions_engineer(msp_run_session: Any, tmp_path: Path) -> None:
+    """A team store holds many engineers' sessions: the session note and the project's list say
+    whose each one is."""
+    run = msp_run_session(msp_obsidian, {"vault": str(tmp_path)})
+    close = run.actions["msp_session_close"]
+    head = next(a.content for a in close if a.section == "session")
+    assert "**Engineer:** dev@workstation" in head
+    front = next(a.content for a in close if a.section == "frontmatter" and "/sessions/" in a.path)
+    meta = yaml.safe_load(front.strip().strip("-"))
+    assert (meta["user"], meta["host"]) == ("dev", "workstation")
+    listing = next(a.content for a in close if a.path.endswith(".md") and "/projects/" in a.path
+                   and a.section.startswith("session"))
+    assert "· dev@workstation" in listing
