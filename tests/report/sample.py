@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from msp._model.identity import Engineer
 from msp._session.manager import SessionManager
 from msp._store.interface import Store
 
@@ -31,8 +32,11 @@ def record(store: Store, now: datetime) -> dict[str, Any]:
     blocker raised on the first day is resolved on the second, another stays open."""
     day0 = (now.astimezone(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
     clock = Clock(day0)
-    alpha = SessionManager(store, None, default_project="alpha", source="api", clock=clock)
-    beta = SessionManager(store, None, default_project="beta", source="api", clock=clock)
+    # Two engineers, so a report by user has two groups.
+    alpha = SessionManager(store, None, default_project="alpha", source="api", clock=clock,
+                           engineer=Engineer("ada", "laptop"))
+    beta = SessionManager(store, None, default_project="beta", source="api", clock=clock,
+                          engineer=Engineer("grace", "desk"))
 
     def at(day: int, hour: float) -> None:
         clock.at(day0 + timedelta(days=day, hours=hour))

@@ -56,7 +56,9 @@ def test_report_by_issue_as_csv_and_one_project(store: SqliteStore, msp_cli: Any
     rows = {r["issue"]: r for r in csv.DictReader(io.StringIO(done.out))}
     assert set(rows) == {"ENG-1", "(no issue)"} and round(int(rows["ENG-1"]["seconds"]) / 60) == 7 * 60
     only = msp_cli("report", "--tz", "UTC", "--by", "user", "--project", "beta", "--json").json()
-    assert [(g["key"], g["sessions"]) for g in only["groups"]] == [("(unknown)", 2)]
+    assert [(g["key"], g["sessions"]) for g in only["groups"]] == [("grace", 2)]
+    both = msp_cli("report", "--tz", "UTC", "--by", "user", "--json").json()
+    assert sorted((g["key"], g["sessions"]) for g in both["groups"]) == [("ada", 2), ("grace", 2)]
 
 
 def test_report_writes_one_html_file(store: SqliteStore, msp_cli: Any, project_dir: Path) -> None:
