@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 #: The fallback poll of an idle worker when nothing says when to look again.
 DEFAULT_POLL_S = 30.0
 #: After SIGTERM/SIGINT, how long the runs in flight may take to finish before they are
-#: handed back (a second signal hands them back at once).
+#: handed back (at least the request timeout; a second signal hands them back at once).
 STOP_GRACE_S = 10.0
 
 
@@ -157,7 +157,8 @@ def run_worker(
         log.log("info", "dispatch worker started", worker=row.id, integrations=serves, notified=waker.notified)
         opts = DrainOptions(wait=True, integration=integration, waker=waker,
                             poll_s=DEFAULT_POLL_S if poll_s is None else poll_s)
-        report = asyncio.run(_serve(dispatcher, opts, waker, stop_grace_s, tell))
+        grace = max(stop_grace_s, project.config.dispatch.timeout_s)  # a request under way may finish
+        report = asyncio.run(_serve(dispatcher, opts, waker, grace, tell))
         log.log("info", "dispatch worker stopped", worker=row.id, delivered=report.done, released=report.released)
         return report
     finally:
