@@ -119,21 +119,39 @@ def dispatch(
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Attempt at most N actions."),  # noqa: UP045
     timeout: Optional[float] = typer.Option(None, "--timeout", min=0.1, help="Stop after this many seconds."),  # noqa: UP045
     background: bool = typer.Option(False, "--background", hidden=True),
+    worker: bool = typer.Option(
+        False, "--worker",
+        help="Run as a delivery worker until SIGTERM/Ctrl-C: deliver as actions are queued (woken by NOTIFY on "
+        "a team store; SQLite: the store file is polled), heartbeat in `msp store status`. Several workers on "
+        "any machines may serve one team store.",
+    ),
+    poll: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--poll", min=0.05, metavar="SECONDS",
+        help="--worker: look at the outbox at least this often even without a wake-up (default 30).",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Deliver queued actions now."""
+    """Deliver queued actions now (or, with --worker, keep delivering)."""
     pending_left = False
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         nonlocal pending_left
         from msp._dispatch.run import drain_project
+        from msp.errors import InvalidInput
 
         project = ctx.project
         if integration is not None and integration not in project.config.integrations:
-            from msp.errors import InvalidInput
-
             known = ", ".join(sorted(project.config.integrations)) or "none configured"
             raise InvalidInput(f"integration {integration!r} is not configured", f"configured: {known}")
+        if worker:
+            clash = [flag for flag, on in (("--wait", wait), ("--until-empty", until_empty), ("--limit", limit),
+                                           ("--timeout", timeout), ("--background", background)) if on]
+            if clash:
+                raise InvalidInput(f"--worker runs until stopped; it takes no {', '.join(clash)}",
+                                   "drop those options, or run `msp dispatch` without --worker")
+            return _worker(ctx, integration, poll)
+        if poll is not None:
+            raise InvalidInput("--poll is for --worker", "add --worker, or drop --poll")
         show_bar = not as_json and not background and sys.stdout.isatty()
         bar = _Bar(ctx, integration) if show_bar else None
         try:
@@ -154,6 +172,18 @@ def dispatch(
     _run(as_json, body)
     if pending_left:
         raise typer.Exit(EXIT_PENDING)
+
+
+def _worker(ctx: Context, integration: str | None, poll: float | None) -> tuple[dict[str, Any], str]:
+    from msp._dispatch.worker import run_worker
+
+    def say(text: str) -> None:
+        from msp._logging import redact
+
+        typer.echo(f"msp worker: {redact(text)}", err=True)
+
+    report = run_worker(ctx.project, integration=integration, poll_s=poll, say=say)
+    return {"ok": True, **report.to_dict()}, "Worker stopped. " + _summary(report)
 
 
 class _Bar:

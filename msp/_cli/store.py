@@ -59,7 +59,7 @@ def store_migrate(as_json: bool = JsonOpt) -> None:
 
 @store_app.command("status")
 def store_status(as_json: bool = JsonOpt) -> None:
-    """Which store the project uses, its schema version, and what it holds."""
+    """Which store the project uses, its schema version, what it holds, and the workers seen."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from msp._store import describe_store
@@ -75,7 +75,15 @@ def store_status(as_json: bool = JsonOpt) -> None:
             ("sessions", f"{info['sessions']['total']} ({info['sessions']['active']} active)"),
             ("actions", ", ".join(f"{n} {status}" for status, n in actions.items()) if actions else "none"),
         ]
-        return info, "\n".join(f"{label + ':':<10}{value}" for label, value in lines)
+        workers = info["workers"]
+        lines.append(("workers", f"{len(workers)} seen in the last day" if workers else "none seen"))
+        text = "\n".join(f"{label + ':':<10}{value}" for label, value in lines)
+        for w in workers:
+            # A worker beats every 10 s at most (drain.HEARTBEAT_S): three missed beats say it is gone.
+            state = "stopped" if w["stopped"] else "running" if w["last_seen_s"] <= 30 else "silent"
+            text += (f"\n  {w['id']}  host {w['host']} pid {w['pid']}  {state}, last seen {w['last_seen_s']} s ago"
+                     f"  delivered {w['delivered']}  serves {', '.join(w['integrations']) or 'nothing'}")
+        return info, text
 
     _run(as_json, body)
 

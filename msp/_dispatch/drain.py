@@ -41,7 +41,7 @@ from msp._dispatch.registry import ExecutorUnavailable, Registry
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
 from msp._logging import get_log, mask_secrets, redact, remember_secret
 from msp._secrets import MissingCredential
-from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
+from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update, Waker, WorkerRow
 from msp._store.outbox_rules import clamp_delay_s, counts_attempt, delay_cap_s, now_ms
 
 MAX_TEXT = 2000
@@ -55,6 +55,9 @@ MARK_GATHER_S = 0.002
 #: After a claim came back short, look for more work of that integration this much later
 #: (sooner when one of its workers finishes).
 CLAIM_BACKOFF_S = 0.1
+#: A worker's heartbeat (its row in the workers table, and the renewal of its leases) comes at
+#: least this often, and more often when a third of the lease is shorter.
+HEARTBEAT_S = 10.0
 
 
 @dataclass
@@ -84,6 +87,11 @@ class DrainOptions:
     before_sleep: Callable[[], None] | None = None
     after_sleep: Callable[[], bool] | None = None
     """Called after an idle sleep; returning False ends the drain (another drain took over)."""
+    waker: Waker | None = None
+    """A worker (``msp dispatch --worker``): never stop when idle; sleep on this until actions
+    may have been queued (or ``poll_s`` passes), until :meth:`Dispatcher.request_stop`."""
+    poll_s: float = 30.0
+    """With ``waker``: the longest idle sleep without a wake-up (the fallback poll)."""
 
 
 @dataclass
@@ -193,6 +201,8 @@ class Dispatcher:
         holds_lock: bool = False,
         progress: Callable[[DrainReport], None] | None = None,
         rng: random.Random | None = None,
+        worker: WorkerRow | None = None,
+        on_unusable: Callable[[str, str], None] | None = None,
     ) -> None:
         self.outbox = Outbox(store)
         self.integrations = dict(integrations)
@@ -202,7 +212,12 @@ class Dispatcher:
         self.holds_lock = holds_lock
         self.progress = progress
         self.rng = rng or random.Random()
-        self.owner = _new_owner()
+        self.worker = worker
+        """A worker's row, written with every heartbeat; its id is the owner of its leases."""
+        self.owner = worker.id if worker is not None else _new_owner()
+        self.on_unusable = on_unusable
+        """Told (name, why) of each integration this drain cannot deliver, instead of noting it
+        on the actions: a worker leaves them to another worker, which may well deliver them."""
         self.report = DrainReport()
         self._lanes: dict[str, _Lane] = {}
         self._skip_kinds: set[str] = set()
@@ -224,6 +239,8 @@ class Dispatcher:
         self._dirty = asyncio.Event()
         self._finished: list[asyncio.Task[None]] = []
         self._first_unflushed = 0.0
+        self._stop = asyncio.Event()
+        self._stop_at = 0.0
 
     # --- set-up --------------------------------------------------------------------------
 
@@ -254,6 +271,12 @@ class Dispatcher:
         """Leave actions of integrations that are not enabled (or failed to load) pending, saying why."""
         fresh = [n for n in names if n not in self._unusable and self._lane(n) is None]
         if not fresh:
+            return
+        if self.on_unusable is not None:
+            for name in fresh:
+                info = self.integrations.get(name)
+                self.on_unusable(name, info.error if info is not None and info.error else "not configured")
+            self._unusable.update(fresh)
             return
         now = now_ms()
         with self.outbox.write() as tx:
@@ -289,6 +312,9 @@ class Dispatcher:
                 if opts.deadline is not None and time.monotonic() >= opts.deadline:
                     self.report.stopped = "timeout"
                     break
+                if self._stop.is_set() and (not tasks or time.monotonic() >= self._stop_at):
+                    self.report.stopped = "stopped"
+                    break
                 if tasks:
                     # Sleep until a worker finishes (its slot can be filled) or buffered outcomes
                     # are due to be written (FLUSH_AFTER_S), whichever comes first.
@@ -317,12 +343,19 @@ class Dispatcher:
                     break
                 delay = self._idle_delay(opts)
                 if delay is None:
-                    self.report.stopped = self.report.stopped or "idle"
-                    break
+                    if opts.waker is None:
+                        self.report.stopped = self.report.stopped or "idle"
+                        break
+                    delay = opts.poll_s  # nothing can come due: until a wake-up, or the poll
+                if opts.waker is not None:
+                    delay = min(delay, self._beat_s())
                 if delay > 0:
                     if opts.before_sleep:
                         opts.before_sleep()
-                    await asyncio.sleep(delay)
+                    if opts.waker is not None:
+                        await self._sleep_on(opts.waker, delay)
+                    else:
+                        await asyncio.sleep(delay)
                     if opts.after_sleep and not opts.after_sleep():
                         self.report.stopped = "handed over"
                         break
@@ -330,12 +363,61 @@ class Dispatcher:
                         self.report.reclaimed += tx.reclaim(self.owner, now_ms(), other_owners=self.holds_lock)
                     self._due_checked = 0.0
         finally:
-            await self._shutdown(tasks)
+            try:
+                await self._shutdown(tasks)
+            finally:
+                if self.worker is not None:
+                    self._last_beat()
         with self.outbox.read() as tx:
             self.report.remaining = {k: v for k, v in tx.counts().items() if k in ("pending", "held", "in_flight")}
             if self.report.remaining.get("pending"):
                 self.report.waits = waits(tx.select(("pending",), opts.integration, WAITS_SCANNED), now_ms())
         return self.report
+
+    def request_stop(self, grace_s: float = 0.0) -> None:
+        """Stop claiming; end the run once the runs in flight finish, or after ``grace_s``
+        (then what is still held goes back, see :meth:`_shutdown`). Safe from a signal handler
+        on the drain's loop."""
+        deadline = time.monotonic() + grace_s
+        self._stop_at = min(self._stop_at, deadline) if self._stop.is_set() else deadline
+        self._stop.set()
+        self._dirty.set()
+
+    async def _sleep_on(self, waker: Waker, delay: float) -> None:
+        """An idle worker's sleep: until the waker wakes it, ``delay`` passes, or a stop."""
+        woken = asyncio.ensure_future(waker.wait(delay))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({woken, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in (woken, stopped):
+                fut.cancel()
+            await asyncio.gather(woken, stopped, return_exceptions=True)
+        names = woken.result() if woken.done() and not woken.cancelled() and woken.exception() is None else None
+        if names is not None:
+            self._log.log("debug", "dispatch worker woken", by="notification" if waker.notified else "store poll",
+                          integrations=sorted(names))
+
+    def _beat_s(self) -> float:
+        """How often leases are renewed (and a worker's heartbeat written)."""
+        third = self.config.lease_s / 3
+        return min(third, HEARTBEAT_S) if self.worker is not None else third
+
+    def _worker_row(self, now: int, stopped: bool = False) -> WorkerRow:
+        assert self.worker is not None
+        self.worker.last_beat_ms = now
+        self.worker.delivered = self.report.done
+        self.worker.stopped_ms = now if stopped else None
+        return self.worker
+
+    def _last_beat(self) -> None:
+        """A worker that stops says so in its row (one killed outright just stops beating)."""
+        try:
+            with self.outbox.write() as tx:
+                tx.beat(self._worker_row(now_ms(), stopped=True))
+        except Exception as exc:  # the store may be what stopped it: the row then just ages
+            self._log.log("warning", "dispatch worker: could not record that it stopped",
+                          error=f"{type(exc).__name__}: {exc}")
 
     def _finished_task(self, task: asyncio.Task[None]) -> None:
         self._finished.append(task)
@@ -348,6 +430,8 @@ class Dispatcher:
             wake = min(wake, max(0.0, self._first_unflushed + FLUSH_AFTER_S - time.monotonic()))
         if opts.deadline is not None:
             wake = min(wake, max(0.0, opts.deadline - time.monotonic()))
+        if self._stop.is_set():
+            wake = min(wake, max(0.0, self._stop_at - time.monotonic()))
         return wake
 
     def _limit_reached(self, opts: DrainOptions) -> bool:
@@ -385,6 +469,8 @@ class Dispatcher:
         and none at all when there is nothing to write and no worker slot to fill."""
         now = now_ms()
         mono = time.monotonic()
+        if opts.waker is not None and opts.waker.take():
+            self._due_checked = 0.0  # notified while busy: look at what is due now
         if mono - self._due_checked > 0.5 or idle:
             with self.outbox.read() as tx:
                 due = tx.integrations_due(now)
@@ -395,7 +481,7 @@ class Dispatcher:
             self._due_checked = mono
         self._known_due |= self._went_on
         self._went_on = set()
-        stopping = opts.deadline is not None and mono >= opts.deadline
+        stopping = (opts.deadline is not None and mono >= opts.deadline) or self._stop.is_set()
         wanted: list[tuple[_Lane, int]] = []
         if not stopping and not self._limit_reached(opts):
             for name in sorted(self._known_due):
@@ -409,7 +495,7 @@ class Dispatcher:
             idle or stopping or bool(wanted) or len(self._updates) >= FLUSH_BATCH
             or mono - self._first_unflushed >= FLUSH_AFTER_S
         )
-        renew = mono - self._renewed > self.config.lease_s / 3
+        renew = mono - self._renewed > self._beat_s()
         if not (flush or renew or wanted):
             return []
         lease_ms = int(self.config.lease_s * 1000)
@@ -422,6 +508,12 @@ class Dispatcher:
             if renew:
                 tx.renew(self.owner, now + lease_ms)
                 self._renewed = mono
+                if self.worker is not None:
+                    tx.beat(self._worker_row(now))
+                    # A worker runs for days: lanes it set aside (waiting for a credential, say)
+                    # are looked at again once per heartbeat.
+                    for lane in self._lanes.values():
+                        lane.skip_sessions.clear()
             for lane, free in wanted:
                 run_max = self.config.batch_size
                 if opts.limit is not None:

@@ -107,8 +107,11 @@ def drain_project(
             kinds = found if kinds is None else kinds
         while True:
             run_started = now_ms()
+            # The lock is this folder's: on a team store, drains and workers elsewhere hold
+            # leases too, so only expired ones may be reclaimed.
             dispatcher = Dispatcher(db, infos, project.config.dispatch, project.root, executors=executors,
-                                    executor_kinds=kinds, holds_lock=True, progress=progress)
+                                    executor_kinds=kinds, holds_lock=getattr(db, "backend", "sqlite") == "sqlite",
+                                    progress=progress)
             opts = DrainOptions(
                 wait=wait or background,
                 integration=integration,

@@ -102,15 +102,24 @@ def migrate_store(target: Project | str) -> tuple[int, int]:
     return migrate(url)
 
 
+#: ``msp store status`` lists the workers whose last heartbeat is this recent.
+WORKERS_SEEN_MS = 24 * 3_600_000
+
+
 def describe_store(target: Project, store: Store) -> dict[str, Any]:
     """What ``msp store status`` shows of a project's open store: the backend, where it is (a
     PostgreSQL URL with its password masked), its schema version and the one this msp uses,
-    and how many events, sessions and actions (by status) it holds."""
+    how many events, sessions and actions (by status) it holds, and the delivery workers seen
+    in the last day (their heartbeats)."""
+    import time
+
     url = store_url(target.config.store)
+    now = int(time.time() * 1000)
     with store.read() as tx:
         events = tx.count_events()
         sessions = tx.list_sessions()
         actions = tx.outbox.counts()
+        workers = tx.outbox.workers(seen_since_ms=now - WORKERS_SEEN_MS)
     info: dict[str, Any]
     if url is None:
         from msp._store.sqlite import SCHEMA_VERSION, SqliteStore
@@ -128,6 +137,11 @@ def describe_store(target: Project, store: Store) -> dict[str, Any]:
         "events": events,
         "sessions": {"total": len(sessions), "active": sum(1 for s in sessions if s.status == "active")},
         "actions": {status: actions[status] for status in sorted(actions)},
+        "workers": [{
+            "id": w.id, "host": w.host, "pid": w.pid, "integrations": w.integrations, "delivered": w.delivered,
+            "started_ms": w.started_ms, "last_beat_ms": w.last_beat_ms,
+            "last_seen_s": max(0, (now - w.last_beat_ms) // 1000), "stopped": w.stopped_ms is not None,
+        } for w in workers],
     })
     return info
 

@@ -212,8 +212,56 @@ class Update:
     follow_ups: list[FollowUp] = field(default_factory=list)
 
 
+@dataclass
+class WorkerRow:
+    """A delivery worker as its heartbeats describe it (``msp dispatch --worker``).
+
+    ``id`` is the lease owner its claims carry; ``integrations`` are those it delivers;
+    ``delivered`` counts the actions it delivered since it started. ``stopped_ms`` is set when it
+    stopped cleanly; a worker killed outright just stops beating."""
+
+    id: str
+    host: str
+    pid: int
+    started_ms: int
+    last_beat_ms: int
+    integrations: list[str] = field(default_factory=list)
+    delivered: int = 0
+    stopped_ms: int | None = None
+
+
+class Waker(Protocol):
+    """What a worker sleeps on between claims: woken when actions may have been queued.
+
+    PostgreSQL: ``LISTEN`` on the outbox's channel (``add_actions`` notifies on commit).
+    SQLite: the database file is polled for a commit by any connection (``PRAGMA data_version``).
+    """
+
+    #: Whether being woken follows a notification (True) or a poll of the store (False).
+    notified: bool
+
+    async def start(self) -> None:
+        """Begin watching (before the worker's first look at the outbox)."""
+        ...
+
+    async def wait(self, timeout_s: float) -> set[str] | None:
+        """Sleep until woken or ``timeout_s`` passes. Returns the integrations named by the
+        wake-ups (empty when the backend cannot tell which), or None on time-out."""
+        ...
+
+    def take(self) -> set[str]:
+        """The integrations named by wake-ups that came in since the last call, without waiting."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class OutboxReader(Protocol):
     """Outbox queries inside one transaction (``tx.outbox``)."""
+
+    def workers(self, seen_since_ms: int = 0) -> list[WorkerRow]:
+        """Workers whose last heartbeat is at or after ``seen_since_ms``, latest first."""
+        ...
 
     def integrations_due(self, now: int) -> list[str]:
         """Integrations with a pending action due at ``now``."""
@@ -302,6 +350,10 @@ class OutboxWriter(OutboxReader, Protocol):
 
     def renew(self, owner: str, until: int) -> None:
         """Extend every lease ``owner`` holds to ``until``."""
+        ...
+
+    def beat(self, worker: WorkerRow) -> None:
+        """Record a worker's heartbeat: insert or update its row (by id) with these values."""
         ...
 
     def claim(
@@ -419,6 +471,10 @@ class Store(Protocol):
 
     def write(self) -> AbstractContextManager[StoreWriter]:
         """One transaction: all of it commits, or none of it."""
+        ...
+
+    def waker(self) -> Waker:
+        """A new :class:`Waker` on this store, for one worker (close it when done)."""
         ...
 
     def check(self, quick: bool = False, limit: int = 20) -> list[str]:

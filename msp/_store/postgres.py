@@ -54,7 +54,7 @@ from msp._store.interface import (
     SessionRow,
     SessionTally,
 )
-from msp._store.postgres_outbox import PostgresOutbox
+from msp._store.postgres_outbox import NOTIFY_CHANNEL, PostgresOutbox
 from msp.errors import StoreError
 
 #: The advisory lock key of the append lock (see the module docstring): any fixed 64-bit
@@ -311,6 +311,10 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
+    def waker(self) -> ListenWaker:
+        """A worker's wake-ups: ``LISTEN`` on the outbox's channel, on a connection of its own."""
+        return ListenWaker(self._url, self.target)
+
     @contextmanager
     def _transaction(self, mode: Literal["read", "write"]) -> Iterator[PostgresAccess]:
         try:
@@ -359,6 +363,93 @@ class PostgresStore:
     def write(self) -> AbstractContextManager[PostgresAccess]:
         """One transaction: all of it commits, or none of it."""
         return self._transaction("write")
+
+
+class ListenWaker:
+    """Wakes a worker when ``add_actions`` commits (``NOTIFY msp_outbox``, payload: the integration).
+
+    One asyncio connection in autocommit mode ``LISTEN``s; a task reads its notifications as
+    they arrive, so none is missed between two waits. Should that connection fail, the worker
+    still wakes at every time-out (its poll interval), and the connection is made again.
+    """
+
+    notified = True
+
+    def __init__(self, url: str, target: str) -> None:
+        self._url = url
+        self._target = target
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._reader: Any = None  # asyncio.Task reading notifications
+        self._names: set[str] = set()
+        self._event: Any = None  # asyncio.Event: a notification came in
+
+    async def start(self) -> None:
+        """Listen from now on (before the worker's first look at the outbox, so nothing queued
+        after that look goes unnoticed)."""
+        import asyncio
+
+        if self._event is None:
+            self._event = asyncio.Event()
+        if self._conn is not None and not self._conn.closed:
+            return
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True, connect_timeout=10)
+            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(NOTIFY_CHANNEL)))
+        except psycopg.Error as exc:
+            raise connect_error(exc, self._url) from None
+        self._conn = conn
+        self._reader = asyncio.create_task(self._read(conn))
+
+    async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            async for note in conn.notifies():
+                self._names.add(note.payload)
+                self._event.set()
+        except psycopg.Error:
+            pass  # the connection is gone: waits time out (a poll) until start() makes a new one
+        finally:
+            self._event.set()
+
+    async def wait(self, timeout_s: float) -> set[str] | None:
+        import asyncio
+
+        if self._conn is None or self._conn.closed or (self._reader is not None and self._reader.done()):
+            try:
+                await self._reopen()
+            except StoreError:
+                await asyncio.sleep(max(0.0, timeout_s))
+                return set()  # cannot listen: behave as a poll
+        if not self._event.is_set():
+            try:
+                async with asyncio.timeout(max(0.0, timeout_s)):
+                    await self._event.wait()
+            except TimeoutError:
+                return None
+        return self.take()
+
+    async def _reopen(self) -> None:
+        await self.aclose()
+        await self.start()
+
+    def take(self) -> set[str]:
+        names, self._names = self._names, set()
+        if self._event is not None:
+            self._event.clear()
+        return names
+
+    async def aclose(self) -> None:
+        import asyncio
+        import contextlib
+
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                await self._reader
+            self._reader = None
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._conn.close()
+            self._conn = None
 
 
 def _row_to_session(row: dict[str, Any]) -> SessionRow:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update
+from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update, WorkerRow
 from msp._store.outbox_rules import (
     BLOCKING,
     QUEUE_OPS,
@@ -82,6 +82,16 @@ class PostgresOutbox:
         return self._tx.execute(query, params)
 
     # --- reads ----------------------------------------------------------------------------
+
+    def workers(self, seen_since_ms: int = 0) -> list[WorkerRow]:
+        rows = self._x(
+            "SELECT id, host, pid, started_ms, last_beat_ms, integrations, delivered, stopped_ms FROM workers "
+            "WHERE last_beat_ms >= %s ORDER BY last_beat_ms DESC, id", (seen_since_ms,),
+        )
+        return [WorkerRow(r["id"], r["host"], int(r["pid"]), int(r["started_ms"]), int(r["last_beat_ms"]),
+                          list(r["integrations"]), int(r["delivered"]),
+                          None if r["stopped_ms"] is None else int(r["stopped_ms"]))
+                for r in rows]
 
     def integrations_due(self, now: int) -> list[str]:
         rows = self._x(
@@ -263,6 +273,17 @@ class PostgresOutbox:
     def renew(self, owner: str, until: int) -> None:
         self._x(
             "UPDATE actions SET lease_until_ms = %s WHERE status = 'in_flight' AND lease_owner = %s", (until, owner)
+        )
+
+    def beat(self, worker: WorkerRow) -> None:
+        # An outbox write: no append lock, like the lease renewal it goes with.
+        self._x(
+            "INSERT INTO workers (id, host, pid, started_ms, last_beat_ms, integrations, delivered, stopped_ms) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "last_beat_ms = excluded.last_beat_ms, integrations = excluded.integrations, "
+            "delivered = excluded.delivered, stopped_ms = excluded.stopped_ms",
+            (worker.id, worker.host, worker.pid, worker.started_ms, worker.last_beat_ms,
+             sorted(worker.integrations), worker.delivered, worker.stopped_ms),
         )
 
     def claim(

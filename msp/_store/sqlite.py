@@ -171,6 +171,21 @@ MIGRATIONS: list[str] = [
         WHERE state IS NOT NULL;
     CREATE INDEX sessions_active_by_engineer ON sessions(project, "user") WHERE status = 'active';
     """,
+    # 6: delivery workers (``msp dispatch --worker``) as their heartbeats describe them, for
+    # ``msp store status``. ``integrations`` is a JSON list of the integrations a worker serves.
+    """
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        last_beat_ms INTEGER NOT NULL,
+        integrations TEXT NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        stopped_ms INTEGER
+    );
+    CREATE INDEX workers_by_beat ON workers(last_beat_ms);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -311,6 +326,8 @@ def explain(exc: BaseException, path: Path) -> StoreError | None:
 class SqliteStore:
     """The embedded store. One connection per instance; not shared across threads."""
 
+    backend = "sqlite"
+
     def __init__(self, path: Path, *, synchronous: str = "full", busy_timeout_s: float = 60.0) -> None:
         self.path = path
         self._busy_s = busy_timeout_s
@@ -373,6 +390,10 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def waker(self) -> FileWaker:
+        """A worker's wake-ups: the database file polled for commits (SQLite has no notifications)."""
+        return FileWaker(self.path)
 
     def _translated(self, exc: BaseException) -> BaseException:
         """``exc``, or the StoreError saying what it means (a full disk, a damaged file...)."""
@@ -593,6 +614,54 @@ def _row_to_event(row: sqlite3.Row) -> Event:
         data=json.loads(row["data"]),
         seq=row["seq"],
     )
+
+
+class FileWaker:
+    """Wakes a worker when anyone commits to the store: ``PRAGMA data_version``, read on a
+    connection of its own every :attr:`POLL_S`, changes whenever another connection commits.
+    A read of one page of the file's header, cheap enough to repeat; what changed is not known,
+    so a wake-up names no integration (the worker looks at all of them)."""
+
+    notified = False
+    POLL_S = 0.2
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._version: int | None = None
+
+    def _read_version(self) -> int | None:
+        try:
+            if self._db is None:
+                self._db = sqlite3.connect(str(self.path), timeout=1.0, isolation_level=None, check_same_thread=False)
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # busy or briefly unreadable: the next poll tells
+
+    async def start(self) -> None:
+        self._version = self._read_version()
+
+    async def wait(self, timeout_s: float) -> set[str] | None:
+        import asyncio
+
+        until = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            version = self._read_version()
+            if version is not None and version != self._version:
+                self._version = version
+                return set()
+            left = until - time.monotonic()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(self.POLL_S, left))
+
+    def take(self) -> set[str]:
+        return set()  # a poll names nothing; the worker's own look at the outbox finds it
+
+    async def aclose(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 class SqliteAccess:

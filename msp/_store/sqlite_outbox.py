@@ -13,7 +13,16 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update, iter_batches
+from msp._store.interface import (
+    ActionRow,
+    FollowUp,
+    Lane,
+    PlannedAction,
+    QueueOp,
+    Update,
+    WorkerRow,
+    iter_batches,
+)
 from msp._store.outbox_rules import (
     BLOCKING,
     QUEUE_OPS,
@@ -67,6 +76,15 @@ class SqliteOutbox:
         self._db = db
 
     # --- reads ---------------------------------------------------------------------------
+
+    def workers(self, seen_since_ms: int = 0) -> list[WorkerRow]:
+        rows = self._db.execute(
+            "SELECT id, host, pid, started_ms, last_beat_ms, integrations, delivered, stopped_ms FROM workers "
+            "WHERE last_beat_ms >= ? ORDER BY last_beat_ms DESC, id", (seen_since_ms,),
+        ).fetchall()
+        return [WorkerRow(r["id"], r["host"], int(r["pid"]), int(r["started_ms"]), int(r["last_beat_ms"]),
+                          list(json.loads(r["integrations"])), int(r["delivered"]), r["stopped_ms"])
+                for r in rows]
 
     def integrations_due(self, now: int) -> list[str]:
         rows = self._db.execute(
@@ -231,6 +249,15 @@ class SqliteOutbox:
     def renew(self, owner: str, until: int) -> None:
         self._db.execute(
             "UPDATE actions SET lease_until_ms = ? WHERE status = 'in_flight' AND lease_owner = ?", (until, owner)
+        )
+
+    def beat(self, worker: WorkerRow) -> None:
+        self._db.execute(
+            "INSERT INTO workers (id, host, pid, started_ms, last_beat_ms, integrations, delivered, stopped_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_beat_ms = excluded.last_beat_ms, "
+            "integrations = excluded.integrations, delivered = excluded.delivered, stopped_ms = excluded.stopped_ms",
+            (worker.id, worker.host, worker.pid, worker.started_ms, worker.last_beat_ms,
+             json.dumps(sorted(worker.integrations)), worker.delivered, worker.stopped_ms),
         )
 
     def claim(
