@@ -147,5 +147,7 @@ def test_an_idle_server_stops_by_itself_though_no_msp_command_runs(reachable_sta
         time.sleep(0.1)
     stopped_by = time.time()
     assert _server.status(folder) is None, "still running 30 s after its 1.2 s idle limit"
-    assert not _server._alive(server.pid)
+    # The server stops answering as it begins to shut down and exits a moment later (sooner
+    # or later on a loaded machine): its exit is waited for, not assumed.
+    assert _server.wait_dead(server.pid, 30), "the server process never exited"
     assert stopped_by - last_use >= 1.2, "stopped before it had been idle for its limit"
