@@ -42,8 +42,9 @@ class PushResult:
 
 
 def push(ctx: Context, names: list[str], remove: list[str]) -> PushResult:
-    """Put this folder's integration sections (those named, else all) into the team config, each
-    replacing the team's section of that name, and take out the ``remove``d ones. A new
+    """Put this folder's integration sections (those named; else all, unless only removing) into
+    the team config, each replacing the team's section of that name, and take out the
+    ``remove``d ones. A new
     revision is written only when something changes."""
     from datetime import UTC, datetime
 
@@ -56,10 +57,11 @@ def push(ctx: Context, names: list[str], remove: list[str]) -> PushResult:
     if unknown:
         raise InvalidInput(f"{project.config_path} has no section for {', '.join(unknown)}",
                            f"sections there: {', '.join(sorted(own)) or 'none'}")
-    overlap = sorted(set(names or own) & set(remove))
+    overlap = sorted(set(names) & set(remove))
     if overlap:
         raise InvalidInput(f"{', '.join(overlap)} is both pushed and removed", "name each section once")
-    chosen = {n: own[n] for n in (names or sorted(own))}
+    # With --remove alone, only that: pushing every other section too would surprise.
+    chosen = {n: own[n] for n in (names or ([] if remove else sorted(own)))}
     if not chosen and not remove:
         raise InvalidInput(f"{project.config_path} has no [integrations.NAME] section to push",
                            "configure an integration first (`msp config set integrations.NAME.KEY VALUE`)")
@@ -72,7 +74,13 @@ def push(ctx: Context, names: list[str], remove: list[str]) -> PushResult:
         )
     for name, section in chosen.items():
         if section.get("enabled", True) is not False:
-            _check_integration(name, section, project)  # a broken section would stop every machine's
+            try:  # a section that does not load would stop that integration on every machine
+                _check_integration(name, section, project)
+            except ConfigError as exc:
+                raise ConfigError(f"not pushed: integrations.{name} does not load here: "
+                                  f"{exc.message.partition('): ')[2] or exc.message}",
+                                  f"fix it in {project.config_path} (`msp config validate` checks it); "
+                                  "nothing was pushed") from None
     with ctx.store.write() as tx:
         current = tx.team_config()
         sections = dict(current.sections) if current is not None else {}

@@ -410,10 +410,10 @@ class Store(Protocol):
         ...
 
     def team_config(self) -> TeamConfig | None:
-        """The team's integration sections as the store held them when it was opened (None
-        when none were pushed). On PostgreSQL they come with the schema check that opening
-        does, so layering them under a command's config costs no extra round trip; for the
-        latest revision read ``tx.team_config()`` in a transaction."""
+        """The team's integration sections for layering under a command's config (None when
+        none were pushed), at no extra round trip: PostgreSQL brings them with the schema check
+        that opening does (so they are as of the open), SQLite reads them when asked. For the
+        latest revision in a transaction, ``tx.team_config()``."""
         ...
 
     def close(self) -> None: ...
