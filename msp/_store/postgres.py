@@ -364,15 +364,15 @@ class PostgresStore:
                     if access.started and not conn.broken:
                         conn.execute("ROLLBACK")
                     raise
+        except psycopg.errors.DiskFull:  # an OperationalError too (class 53), but nothing was lost
+            raise StoreError(f"the team store at {self.target} is out of disk space; nothing of this "
+                             "command was written", "free space on the database server, then run it again"
+                             ) from None
         except psycopg.OperationalError as exc:
             raise self._lost(exc, mode) from None
         except psycopg.errors.QueryCanceled as exc:  # pragma: no cover - statement_timeout set by a DBA
             raise self._lost(exc, mode) from None
         except psycopg.Error as exc:
-            if isinstance(exc, psycopg.errors.DiskFull):
-                raise StoreError(f"the team store at {self.target} is out of disk space; nothing of this "
-                                 "command was written", "free space on the database server, then run it again"
-                                 ) from None
             raise StoreError(f"the team store at {self.target} refused the {mode}: "
                              f"{redact_url(str(exc), self._url)}",
                              "nothing of this command was written; fix the cause above and run it again") from exc
