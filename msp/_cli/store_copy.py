@@ -47,6 +47,7 @@ def store_copy(
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from msp._store import open_store
         from msp._store.copy import copy_events
+        from msp.errors import StoreError
 
         spec, where = _target(to, to_env)
         project = ctx.project
@@ -59,7 +60,14 @@ def store_copy(
         source = ctx.store
         if isinstance(spec, Path):
             _private_file(spec)
-        target = open_store(spec, synchronous=project.config.store.synchronous)
+        try:
+            target = open_store(spec, synchronous=project.config.store.synchronous)
+        except StoreError as exc:
+            if "msp store migrate" not in (exc.hint or ""):
+                raise
+            variable = to_env or "VARIABLE"  # a URL given with --to: put it in a variable for this
+            raise StoreError(exc.message, f"create its schema first: `msp store migrate --url-env {variable}` "
+                                          "(with a role allowed to create tables), then copy again") from None
         bar = _Bar() if sys.stderr.isatty() else None
         try:
             report = copy_events(source, target, progress=bar)

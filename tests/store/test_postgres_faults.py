@@ -186,7 +186,7 @@ def test_a_really_full_disk_on_the_server(own_server: PostgresServer, small_tabl
             conn.execute(sql.SQL("ALTER INDEX ALL IN TABLESPACE pg_default SET TABLESPACE {}").format(space))
             conn.execute(sql.SQL("CREATE TABLE filler (x text STORAGE EXTERNAL) TABLESPACE {}").format(space))
             for piece in (64 * 1024, 2048, 200):  # fill it to the last page
-                with pytest.raises(psycopg.errors.DiskFull):  # noqa: PT012 - until it is full
+                with pytest.raises(psycopg.errors.DiskFull):
                     while True:
                         conn.execute("INSERT INTO filler SELECT string_agg(md5(random()::text), '') "
                                      "FROM generate_series(1, %s)", (piece // 32,))

@@ -15,7 +15,9 @@ from msp._session.manager import SessionManager
 from msp._store import open_store
 from msp._store.copy import CopyReport, copy_events
 from msp._store.interface import Store
+from msp._store.postgres import SCHEMA_VERSION as PG_VERSION
 from tests.store.backends import URL_ENV, Backend, planned
+from tests.store.postgres_server import PostgresServer
 
 
 def _history(store: Store) -> None:
@@ -150,3 +152,17 @@ def test_bad_targets_say_what_to_do_without_echoing_a_url(project_dir: Path, msp
     assert own.code != 0 and "this project's own store" in own.err
     nowhere = msp_cli("store", "copy", "--to", str(project_dir / "missing" / "x.db"))
     assert nowhere.code != 0 and "does not exist" in nowhere.err
+
+
+def test_copying_into_a_team_store_without_a_schema_says_how_to_make_one(
+    pg_server: PostgresServer, project_dir: Path, msp_cli: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert msp_cli("start").code == 0
+    monkeypatch.setenv("NEW_TEAM_STORE", pg_server.create_database(migrated=False))
+    refused = msp_cli("store", "copy", "--to-env", "NEW_TEAM_STORE")
+    assert refused.code != 0 and "msp store migrate --url-env NEW_TEAM_STORE" in refused.err
+    migrated = msp_cli("store", "migrate", "--url-env", "NEW_TEAM_STORE", "--json")
+    assert migrated.code == 0, migrated.err
+    assert json.loads(migrated.out)["after"] == PG_VERSION
+    copied = msp_cli("store", "copy", "--to-env", "NEW_TEAM_STORE", "--json")
+    assert copied.code == 0 and json.loads(copied.out)["copied"] == 1
