@@ -9,6 +9,7 @@ Each file is validated on its own, so an error names the file and the key.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 import tomllib
@@ -446,14 +447,17 @@ def set_value(project: Project, key: str, raw: str) -> Any:
     return set_values(project, [(key, parse_value(raw))])[key]
 
 
-def set_values(project: Project, assignments: list[tuple[str, Any]]) -> dict[str, Any]:
+def set_values(project: Project, assignments: list[tuple[str, Any]], *, secrets_checked: bool = False
+               ) -> dict[str, Any]:
     """Set several keys in one write, checking only the result.
 
     One check of the whole result is what lets a section with several required keys (Jira
     needs three) be written at all: checked key by key, each would be refused until the
     others exist. A section with ``enabled = false`` is kept but not checked against its
     integration's schema, so it can be filled in over several commands and checked when it
-    is enabled. Nothing is written unless the result is valid.
+    is enabled. Nothing is written unless the result is valid. ``secrets_checked``: the values
+    passed :func:`secrets_in` already (``msp config pull``), which tells a secret from a key
+    merely named like one (``issue_key``), so the stricter check by key name is skipped.
     """
     import tomlkit
 
@@ -463,7 +467,7 @@ def set_values(project: Project, assignments: list[tuple[str, Any]]) -> dict[str
         parts = key.split(".")
         if len(parts) < 2 or not all(parts):
             raise ConfigError(f"{key!r} is not a config key", "keys look like section.key, e.g. dispatch.mode")
-        if SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
+        if not secrets_checked and SECRET_KEY.search(parts[-1]) and not parts[-1].endswith(("_env", "_keyring")):
             # Refused before anything is written or echoed: secrets are named, never stored.
             raise ConfigError(
                 f"{key!r} looks like a secret, and msp never writes secrets into config",
@@ -522,3 +526,74 @@ def _check_integration_sections(sections: dict[str, Any]) -> None:
     for name, section in sections.items():
         if not isinstance(section, dict):
             raise ConfigError(f"integrations.{name} must be a table", f"write it as [integrations.{name}]")
+
+
+# --- the team's integration sections (docs/team.md) -------------------------------------------
+
+#: A key whose value would be the secret itself (``token``, ``api_key``, ``signing_secret``...),
+#: as a whole word at the end of the key: ``issue_key`` and ``project_keys`` are not secrets.
+_SECRET_NAME = re.compile(
+    r"(?i)(^|[_.-])(token|passw(or)?d|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"secret[_-]?key|client[_-]?secret|authori[sz]ation|credentials?|cookie)$"
+)
+#: Values that are credentials whatever their key: tokens of common services, key material, JWTs.
+_SECRET_SHAPE = re.compile(
+    r"(xox[abposr]-|gh[pousr]_[A-Za-z0-9]{20}|github_pat_|glpat-|lin_api_|sk-[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|"
+    r"-----BEGIN [A-Z ]*PRIVATE KEY|eyJ[A-Za-z0-9_-]{8,}\.eyJ)"
+)
+
+
+def secrets_in(sections: dict[str, Any], prefix: str = "integrations") -> list[str]:
+    """The keys of ``sections`` (dotted, from ``prefix``) whose values look like secrets rather
+    than the names of secrets: a value under a secret's own name (``token = "..."``; keys ending
+    ``_env`` or ``_keyring`` name where one lives and pass), a URL with a password, a bearer
+    token or ``password=...`` in text, or a token of a well-known shape. Tables whose name starts
+    with ``secret`` (``secret_headers``) map to the names of secrets by their schemas, so only
+    the shape of their values is checked."""
+    from msp._logging import redact
+
+    found: list[str] = []
+
+    def walk(value: Any, path: str, key: str, names_only: bool) -> None:
+        if isinstance(value, dict):
+            holds_names = names_only or key.lower().startswith("secret")
+            for k, v in value.items():
+                walk(v, f"{path}.{k}", str(k), holds_names)
+            return
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]", key, names_only)
+            return
+        named = key.endswith(("_env", "_keyring"))
+        if (not names_only and not named and _SECRET_NAME.search(key) and value not in (None, "", False)) or (
+                isinstance(value, str) and (redact(value) != value or _SECRET_SHAPE.search(value))):
+            found.append(path)
+
+    for name, section in sections.items():
+        walk(section, f"{prefix}.{name}", str(name), False)
+    return found
+
+
+def folder_sections(project: Project) -> dict[str, dict[str, Any]]:
+    """The integration sections of the project's own ``config.toml`` (not the user config's)."""
+    sections = read_toml(project.config_path).get("integrations", {})
+    if not isinstance(sections, dict):
+        raise ConfigError(f"{project.config_path}: integrations must be a table", "write each as [integrations.NAME]")
+    _check_integration_sections(sections)
+    return sections
+
+
+def with_team_sections(project: Project, team: dict[str, dict[str, Any]] | None) -> Project:
+    """``project`` with the team's integration sections beneath its own config: for each
+    integration, the team's keys, then this machine's (user config, ``config.toml``, ``MSP_*``)
+    over them key by key. A local ``enabled = false`` turns a team integration off here."""
+    if not team:
+        return project
+    import dataclasses
+
+    own = project.config.integrations
+    merged = {name: _deep_merge(team[name], own[name]) if name in team else own[name] for name in own}
+    merged.update((name, section) for name, section in team.items() if name not in own)
+    if merged == own:
+        return project
+    return dataclasses.replace(project, config=project.config.model_copy(update={"integrations": merged}))

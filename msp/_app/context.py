@@ -56,10 +56,16 @@ class Context:
 
     @property
     def store(self) -> Store:
+        """The project's store. Opening it also layers the team's integration sections the
+        store holds (``msp config push``) beneath the project's own config."""
         if self._store is None:
+            from msp._config import with_team_sections
             from msp._store import open_store
 
             self._store = open_store(self.project)
+            team = self._store.team_config()
+            if team is not None:
+                self._project = with_team_sections(self.project, team.sections)
         return self._store
 
     @property
@@ -107,6 +113,7 @@ class Context:
         return any(user is not None and (user, host) != me for user, host in owners)
 
     def plugins(self, only: list[str] | None = None) -> Any:
+        _ = self.store  # opened first: it brings the team's integration sections
         config = self.project.config
         if not config.integrations and only is None:
             return None

@@ -141,6 +141,9 @@ def dispatch(
 
         project = ctx.project
         if integration is not None and integration not in project.config.integrations:
+            _ = ctx.store  # opening it layers the team's integration sections, which may name it
+            project = ctx.project
+        if integration is not None and integration not in project.config.integrations:
             known = ", ".join(sorted(project.config.integrations)) or "none configured"
             raise InvalidInput(f"integration {integration!r} is not configured", f"configured: {known}")
         if worker:

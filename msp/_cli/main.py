@@ -442,11 +442,19 @@ def recover(
 
 
 @config_app.command("show")
-def config_show(as_json: bool = JsonOpt) -> None:
-    """Print the effective configuration."""
+def config_show(
+    team: bool = typer.Option(False, "--team", help="The team's integration sections kept in the store instead."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the effective configuration (with --team: the team's, from the store)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from msp._logging import redact
+
+        if team:
+            from msp._cli.team_config import show_team
+
+            return show_team(ctx)
 
         data = redact(ctx.project.config.model_dump(mode="json"))
         text = _as_toml(data, f"{ctx.project.config_path}")
@@ -609,4 +617,4 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time. (`msp mcp` is added by
 # msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import dispatch, git, importer, plugins, report, store  # noqa: E402, F401
+from msp._cli import dispatch, git, importer, plugins, report, store, store_copy, team_config  # noqa: E402, F401

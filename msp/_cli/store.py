@@ -24,14 +24,21 @@ app.add_typer(store_app, name="store")
 
 
 @store_app.command("migrate")
-def store_migrate(as_json: bool = JsonOpt) -> None:
+def store_migrate(
+    url_env: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--url-env", metavar="VARIABLE",
+        help="Migrate the team store whose URL this variable holds, not the project's (e.g. before `msp store copy`).",
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
     """Apply the team store's schema migrations (PostgreSQL); a SQLite store migrates on open."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._config import StoreConfig
         from msp._store import store_url
 
         project = ctx.project
-        url = store_url(project.config.store)
+        url = store_url(StoreConfig(url_env=url_env) if url_env else project.config.store)
         if url is None:
             # Opening the store is what migrates it; do so, so the answer is true afterwards.
             from msp._store import describe_store
@@ -44,7 +51,7 @@ def store_migrate(as_json: bool = JsonOpt) -> None:
         from msp._store import migrate_store
         from msp._store.postgres import describe_target, migrations, redact_url
 
-        before, after = migrate_store(project)
+        before, after = migrate_store(url)
         applied = [f"{m.version:04d}_{m.name}" for m in migrations() if before < m.version <= after]
         target = describe_target(url)
         data = {"backend": "postgres", "url": redact_url(url, url), "before": before, "after": after,

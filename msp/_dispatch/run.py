@@ -99,6 +99,7 @@ def drain_project(
     db = store if store is not None else open_store(project, synchronous="normal")
     total = DrainReport()
     try:
+        project = with_team_config(project, db)
         kinds = executor_kinds
         if integrations is not None:
             infos = dict(integrations)
@@ -136,6 +137,15 @@ def drain_project(
         if own_store:
             db.close()
     return total
+
+
+def with_team_config(project: Project, store: Store) -> Project:
+    """The team's integration sections (``msp config push``) beneath the project's own: a
+    drain on any machine delivers with the team's settings (docs/team.md)."""
+    from msp._config import with_team_sections
+
+    team = store.team_config()
+    return project if team is None else with_team_sections(project, team.sections)
 
 
 def _new_due(store: Store, since_ms: int, integration: str | None) -> bool:

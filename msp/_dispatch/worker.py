@@ -25,7 +25,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +44,11 @@ STOP_GRACE_S = 10.0
 
 
 def host_name() -> str:
-    """The machine a worker names in its row (``MSP_HOST`` overrides it, for containers)."""
-    return os.environ.get("MSP_HOST") or socket.gethostname()
+    """The machine a worker names in its row: the one its sessions would name (``MSP_HOST``
+    overrides it, for containers)."""
+    from msp._model.identity import current_engineer
+
+    return current_engineer().host
 
 
 def missing_credential(info: IntegrationInfo) -> str | None:
@@ -103,7 +105,7 @@ def run_worker(
     stop_grace_s: float = STOP_GRACE_S,
 ) -> DrainReport:
     """Run a worker for the project's store until SIGTERM or SIGINT; returns what it did."""
-    from msp._dispatch.run import lock_for, plugins_for
+    from msp._dispatch.run import lock_for, plugins_for, with_team_config
     from msp._logging import get_log
     from msp._store import open_store
 
@@ -113,6 +115,9 @@ def run_worker(
     db = store if store is not None else open_store(project, synchronous="normal")
     lock = None
     try:
+        # The team's integration sections beneath this folder's own, as every drain reads them:
+        # a worker on any machine delivers with the team's settings.
+        project = with_team_config(project, db)
         team = getattr(db, "backend", "sqlite") != "sqlite"
         if not team:
             # One drain per SQLite store: the worker is it, for as long as it runs.

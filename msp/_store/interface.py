@@ -180,6 +180,28 @@ class ActionRow:
         return self.window_start_ms if self.window_start_ms is not None else self.created_ms
 
 
+@dataclass(frozen=True)
+class TeamConfig:
+    """One revision of the integration sections a team keeps in its store (``msp config push``).
+
+    ``sections`` maps an integration's name to its config section, never holding a secret
+    (only named references: ``token_env``, ``..._keyring``); ``changed`` names the sections this
+    revision added, replaced or removed. Each push adds a revision; the latest is the one in force.
+    """
+
+    revision: int
+    sections: dict[str, dict[str, Any]]
+    changed: list[str]
+    pushed_by: str
+    pushed_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        from msp._model.models import format_time
+
+        return {"revision": self.revision, "sections": self.sections, "changed": self.changed,
+                "pushed_by": self.pushed_by, "pushed_at": format_time(self.pushed_at)}
+
+
 @dataclass
 class FollowUp:
     """A follow-up action, inserted right after its parent in the parent's lane."""
@@ -450,6 +472,12 @@ class StoreReader(Protocol):
     ) -> list[Event]: ...
     def count_events(self, type: str | None = None) -> int: ...
     def hook_failures(self, limit: int = 50) -> list[dict[str, Any]]: ...
+    def events_present(self, ids: Sequence[str]) -> set[str]:
+        """Which of these event ids the log holds (a copy from another store skips them)."""
+        ...
+    def team_config(self) -> TeamConfig | None:
+        """The latest revision of the team's integration sections, None when none was pushed."""
+        ...
 
 
 class StoreWriter(StoreReader, Protocol):
@@ -460,6 +488,11 @@ class StoreWriter(StoreReader, Protocol):
         """The same as ``outbox.add_actions``: planned with their event, in its transaction."""
         ...
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None: ...
+    def add_team_config(self, sections: dict[str, dict[str, Any]], changed: Sequence[str], pushed_by: str,
+                        pushed_at: datetime) -> int:
+        """Record a new revision of the team's integration sections (all of them, as they are
+        to be); returns its number. Callers check first that no secret value is in them."""
+        ...
 
 
 class Store(Protocol):
@@ -480,6 +513,13 @@ class Store(Protocol):
     def check(self, quick: bool = False, limit: int = 20) -> list[str]:
         """The backend's own soundness check: the problems found (at most ``limit``), empty when
         sound. ``quick`` trades thoroughness for time (SQLite: ``quick_check``)."""
+        ...
+
+    def team_config(self) -> TeamConfig | None:
+        """The team's integration sections for layering under a command's config (None when
+        none were pushed), at no extra round trip: PostgreSQL brings them with the schema check
+        that opening does (so they are as of the open), SQLite reads them when asked. For the
+        latest revision in a transaction, ``tx.team_config()``."""
         ...
 
     def close(self) -> None: ...

@@ -53,6 +53,7 @@ from msp._store.interface import (
     PlannedAction,
     SessionRow,
     SessionTally,
+    TeamConfig,
 )
 from msp._store.postgres_outbox import NOTIFY_CHANNEL, PostgresOutbox
 from msp.errors import StoreError
@@ -185,6 +186,48 @@ def _current_version(conn: psycopg.Connection[Any]) -> int | None:
     return int(found[0]) if found and found[0] is not None else 0
 
 
+_TEAM_CONFIG_COLUMNS = "revision, sections, changed, pushed_by, pushed_at"
+
+
+def _team_config_of(row: Any) -> TeamConfig | None:
+    if row is None or row["revision"] is None:
+        return None
+    return TeamConfig(int(row["revision"]), json.loads(row["sections"]), json.loads(row["changed"]),
+                      row["pushed_by"], parse_time(row["pushed_at"]))
+
+
+def _probe(conn: psycopg.Connection[Any]) -> tuple[int | None, TeamConfig | None]:
+    """The store's schema version and its team config, in the round trips the version alone
+    takes: every command opening the store learns the team's sections for free."""
+    cur = conn.cursor(row_factory=dict_row)
+    found = cur.execute("SELECT to_regclass('schema_version') IS NOT NULL AS versioned, "
+                        "to_regclass('team_config') IS NOT NULL AS team").fetchone()
+    if not found or not found["versioned"]:
+        return None, None
+    if not found["team"]:  # a schema from before the team config: the version check says what to do
+        return _current_version(conn), None
+    row = cur.execute(
+        f"SELECT (SELECT max(version) FROM schema_version) AS version, t.* FROM (SELECT 1) AS one "
+        f"LEFT JOIN (SELECT {_TEAM_CONFIG_COLUMNS} FROM team_config ORDER BY revision DESC LIMIT 1) AS t ON true"
+    ).fetchone()
+    assert row is not None
+    return (int(row["version"]) if row["version"] is not None else None), _team_config_of(row)
+
+
+def _usable(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of an idle connection before it is handed out, without a round trip in
+    the usual case: a connection the server closed while it sat idle (a restart, an
+    administrator's kill, an idle timeout) has something to read, its farewell or the end of
+    the stream. Only then is it asked, and the pool replaces it if it does not answer."""
+    import select
+
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 def check_version(version: int | None, target: str) -> None:
     """Refuse a schema this msp cannot use, saying what to do."""
     if version is None or version < SCHEMA_VERSION:
@@ -254,6 +297,7 @@ class PostgresStore:
                  connect_timeout_s: float = 10.0) -> None:
         self._url = url
         self.target = describe_target(url)
+        self._team: TeamConfig | None = None
         sync = _SYNCHRONOUS_COMMIT.get(synchronous, "on")
         # One direct connection first: a wrong URL, a refused connection or a failing password
         # surfaces here with libpq's own reason (a pool would only time out), and the schema is
@@ -261,7 +305,7 @@ class PostgresStore:
         options = {"connect_timeout": max(1, int(connect_timeout_s)), "autocommit": True}
         try:
             with psycopg.connect(url, **options) as probe:  # type: ignore[arg-type]
-                version = _current_version(probe)
+                version, self._team = _probe(probe)
         except psycopg.Error as exc:
             raise connect_error(exc, url) from None
         check_version(version, self.target)
@@ -275,6 +319,7 @@ class PostgresStore:
             max_size=max(1, pool_max),
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": options["connect_timeout"]},
             configure=configure,
+            check=_usable,
             timeout=connect_timeout_s + 5,
             open=False,
             name="msp-store",
@@ -308,6 +353,9 @@ class PostgresStore:
             problems.append(f"{type(exc).__name__}: {redact_url(str(exc), self._url)}")
         return problems[: max(1, int(limit))]
 
+    def team_config(self) -> TeamConfig | None:
+        return self._team
+
     def close(self) -> None:
         self._pool.close()
 
@@ -328,15 +376,15 @@ class PostgresStore:
                     if access.started and not conn.broken:
                         conn.execute("ROLLBACK")
                     raise
+        except psycopg.errors.DiskFull:  # an OperationalError too (class 53), but nothing was lost
+            raise StoreError(f"the team store at {self.target} is out of disk space; nothing of this "
+                             "command was written", "free space on the database server, then run it again"
+                             ) from None
         except psycopg.OperationalError as exc:
             raise self._lost(exc, mode) from None
         except psycopg.errors.QueryCanceled as exc:  # pragma: no cover - statement_timeout set by a DBA
             raise self._lost(exc, mode) from None
         except psycopg.Error as exc:
-            if isinstance(exc, psycopg.errors.DiskFull):
-                raise StoreError(f"the team store at {self.target} is out of disk space; nothing of this "
-                                 "command was written", "free space on the database server, then run it again"
-                                 ) from None
             raise StoreError(f"the team store at {self.target} refused the {mode}: "
                              f"{redact_url(str(exc), self._url)}",
                              "nothing of this command was written; fix the cause above and run it again") from exc
@@ -753,7 +801,27 @@ class PostgresAccess:
         )
         return [dict(r) for r in rows]
 
+    def events_present(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return {r["id"] for r in self._x("SELECT id FROM events WHERE id = ANY(%s)", (list(ids),))}
+
+    def team_config(self) -> TeamConfig | None:
+        return _team_config_of(self._x(
+            f"SELECT {_TEAM_CONFIG_COLUMNS} FROM team_config ORDER BY revision DESC LIMIT 1").fetchone())
+
     # --- writes ---------------------------------------------------------------------------
+
+    def add_team_config(self, sections: dict[str, dict[str, Any]], changed: Sequence[str], pushed_by: str,
+                        pushed_at: datetime) -> int:
+        # Under the append lock (_x): the latest revision read here stays the latest until commit.
+        row = self._x(
+            "INSERT INTO team_config (revision, sections, changed, pushed_by, pushed_at) "
+            "SELECT coalesce(max(revision), 0) + 1, %s, %s, %s, %s FROM team_config RETURNING revision",
+            (json.dumps(sections, sort_keys=True), json.dumps(list(changed)), pushed_by, format_time(pushed_at)),
+        ).fetchone()
+        assert row is not None
+        return int(row["revision"])
 
     def append(self, event: Event) -> int:
         """Append one event and fold it into the session projection and the blocker index, as

@@ -34,6 +34,7 @@ from msp._store.interface import (
     PlannedAction,
     SessionRow,
     SessionTally,
+    TeamConfig,
 )
 from msp._store.sqlite_outbox import SqliteOutbox
 from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
@@ -185,6 +186,17 @@ MIGRATIONS: list[str] = [
         stopped_ms INTEGER
     );
     CREATE INDEX workers_by_beat ON workers(last_beat_ms);
+    """,
+    # 7: the team's integration sections (`msp config push`), one row per revision: all the
+    # sections as they are after it (JSON), which ones it changed, who pushed it and when.
+    """
+    CREATE TABLE team_config (
+        revision INTEGER PRIMARY KEY,
+        sections TEXT NOT NULL,
+        changed TEXT NOT NULL,
+        pushed_by TEXT NOT NULL,
+        pushed_at TEXT NOT NULL
+    );
     """,
 ]
 
@@ -394,6 +406,10 @@ class SqliteStore:
     def waker(self) -> FileWaker:
         """A worker's wake-ups: the database file polled for commits (SQLite has no notifications)."""
         return FileWaker(self.path)
+
+    def team_config(self) -> TeamConfig | None:
+        with self.read() as tx:
+            return tx.team_config()
 
     def _translated(self, exc: BaseException) -> BaseException:
         """``exc``, or the StoreError saying what it means (a full disk, a damaged file...)."""
@@ -912,7 +928,34 @@ class SqliteAccess:
         )
         return [dict(r) for r in rows]
 
+    def events_present(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound parameters
+            chunk = list(ids[start:start + 500])
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._db.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+        return found
+
+    def team_config(self) -> TeamConfig | None:
+        row = self._db.execute("SELECT * FROM team_config ORDER BY revision DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return TeamConfig(int(row["revision"]), json.loads(row["sections"]), json.loads(row["changed"]),
+                          row["pushed_by"], parse_time(row["pushed_at"]))
+
     # --- writes --------------------------------------------------------------------------
+
+    def add_team_config(self, sections: dict[str, dict[str, Any]], changed: Sequence[str], pushed_by: str,
+                        pushed_at: datetime) -> int:
+        # BEGIN IMMEDIATE holds the write lock: the revision read here is still the latest at commit.
+        top = self._db.execute("SELECT coalesce(max(revision), 0) FROM team_config").fetchone()[0]
+        revision = int(top) + 1
+        self._db.execute(
+            "INSERT INTO team_config (revision, sections, changed, pushed_by, pushed_at) VALUES (?, ?, ?, ?, ?)",
+            (revision, json.dumps(sections, sort_keys=True), json.dumps(list(changed)), pushed_by,
+             format_time(pushed_at)),
+        )
+        return revision
 
     def append(self, event: Event) -> int:
         """Append one event and fold it into the session projection and the blocker index, as

@@ -106,13 +106,26 @@ def start() -> PostgresServer:
         check=True, capture_output=True, text=True, **run_as,
     )
     pwfile.unlink()
-    port = _free_port()
-    options = f"-h 127.0.0.1 -p {port} -k {root} -c max_connections=300 -c fsync=on"
+    server = PostgresServer(root, _free_port(), password)
+    start_again(server)
+    return server
+
+
+def start_again(server: PostgresServer) -> None:
+    """Start the server (again, after :func:`stop_only`) on its port and folder."""
+    options = f"-h 127.0.0.1 -p {server.port} -k {server.root} -c max_connections=300 -c fsync=on"
     subprocess.run(
-        [_bin("pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60", "-o", options, "start"],
-        check=True, capture_output=True, text=True, **run_as,
+        [_bin("pg_ctl"), "-D", str(server.root / "data"), "-l", str(server.root / "server.log"), "-w", "-t", "60",
+         "-o", options, "start"],
+        check=True, capture_output=True, text=True, **_as_server_user(),
     )
-    return PostgresServer(root, port, password)
+
+
+def stop_only(server: PostgresServer) -> None:
+    """Stop the server as an administrator's fast shutdown does (clients are disconnected),
+    keeping its data for :func:`start_again`."""
+    subprocess.run([_bin("pg_ctl"), "-D", str(server.root / "data"), "-w", "-m", "fast", "stop"],
+                   check=True, capture_output=True, text=True, **_as_server_user())
 
 
 def stop(server: PostgresServer) -> None:
