@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,33 @@ def _workers(url: str) -> int:
     with psycopg.connect(url) as db:
         row = db.execute("SELECT count(*) FROM workers").fetchone()
     return int(row[0]) if row else 0
+
+
+def test_a_worker_delivers_with_the_team_config_its_own_folder_lacks(
+        pg_server: PostgresServer, tmp_path: Path) -> None:
+    """Machine A pushes its webhook section to the team store; a worker on machine B, whose folder
+    names only the store, serves the webhook with the team's settings (the URL its actions read)."""
+    url = pg_server.create_database()
+    with ScriptedServer(Reply(200, json={"ok": True})) as server:
+        a = team_project(tmp_path / "a", url, server.url + "/hook")
+        pushed = subprocess.run([MSP_BIN, "config", "push", "webhook"], cwd=a, env=_env(a, url),
+                                capture_output=True, text=True, timeout=60)
+        assert pushed.returncode == 0, pushed.stderr
+        b = tmp_path / "b"
+        b.mkdir()
+        for args in (["init"], ["config", "set", "store.url_env", URL_ENV], ["config", "set", "dispatch.mode", "manual"]):
+            done = subprocess.run([MSP_BIN, *args], cwd=b, env=_env(b, url), capture_output=True, text=True,
+                                  timeout=60)
+            assert done.returncode == 0, done.stderr
+        own = tomllib.loads((b / ".msp" / "config.toml").read_text())
+        assert "webhook" not in own.get("integrations", {}), "machine B's folder has no webhook section"
+        keys = queue_lanes(url, 2, 3)
+        worker = start_worker(b, url, "machine-b", "--poll", "0.2")
+        try:
+            _wait_until(lambda: _statuses(url) == {"done": len(keys)}, 120, "delivery by machine B's worker",
+                        [worker])
+        finally:
+            code, _out, err = _stop(worker)
+    assert code == 0, err
+    assert "leaving" not in err
+    assert len(server.requests) == len(keys) and {r.path for r in server.requests} == {"/hook"}
