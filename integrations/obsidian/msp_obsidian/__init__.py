@@ -171,6 +171,12 @@ def msp_blocker(session: Session, blocker: Blocker, resolved: bool, event: Event
 
 
 @hookimpl
+def msp_goal_changed(session: Session, event: Event, config: dict[str, Any]) -> list[FileWrite]:
+    """The notes that show the goal (the session's head, the project's and the day's lines)."""
+    return _common(_settings(config), session)
+
+
+@hookimpl
 def msp_session_close(session: Session, event: Event, config: dict[str, Any]) -> list[FileWrite]:
     s = _settings(config)
     out = _common(s, session)
