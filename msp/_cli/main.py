@@ -333,12 +333,15 @@ def end(
             return summary_of[0]
 
         def described(rec: Recorded) -> str:
-            return "\n".join(closed(rec).lines)
+            return str(closed(rec).lines[0])  # the line "(N actions queued)" is added to
 
         def extended(rec: Recorded, data: dict[str, Any]) -> None:
             data.update(closed(rec).data)
 
-        return _finish(ctx, rec, described, extended)
+        data, text = _finish(ctx, rec, described, extended)
+        # The rest of the summary, when it could be read (else _finish said why, and the
+        # command still succeeded).
+        return data, "\n".join([text, *(summary_of[0].lines[1:] if summary_of else [])])
 
     _run(as_json, body)
 
