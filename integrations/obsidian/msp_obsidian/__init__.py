@@ -37,6 +37,7 @@ __all__ = [
     "msp_doctor",
     "msp_entity",
     "msp_export",
+    "msp_goal_changed",
     "msp_initialize",
     "msp_session_close",
     "msp_session_start",
