@@ -139,9 +139,12 @@ def test_recording_with_no_active_session(msp_cli: Any, project_dir: Path) -> No
     assert msp_cli("start").code == 0
     assert msp_cli("end").code == 0
     for i, args in enumerate((("update", "no session yet", "10"), ("end", "--summary", "s"), ("decide", "d"),
-                              ("entity", "e"), ("block", "b"), ("resolve", "b"))):
+                              ("entity", "e"), ("block", "b"), ("goal", "g"))):
         assert_rejected(msp_cli, project_dir, *args, expect=("no session is active", "msp start"),
                         code="SESSION_NOT_ACTIVE", as_json=i < 2)
+    # A resolution needs no active session (it goes to the blocker's session), only a blocker.
+    assert_rejected(msp_cli, project_dir, "resolve", "b", expect=("no open blockers", "msp block"),
+                    code="BLOCKER_NOT_FOUND", as_json=True)
 
 
 def test_start_while_a_session_is_active_names_it_and_the_way_out(active: Any, project_dir: Path) -> None:

@@ -241,7 +241,7 @@ def test_status_shows_the_active_session(msp_cli: Any) -> None:
     assert msp_cli("update", "a", "20").code == 0
     assert msp_cli("block", "b").code == 0
     out = msp_cli("status").out
-    assert "Goal: the goal" in out and "10% -> 20%" in out and "1 open blockers" in out
+    assert "Goal: the goal" in out and "10% -> 20%" in out and "1 open blocker," in out  # singular
 
 
 def test_walking_up_from_a_subdirectory_and_msp_dir_override(msp_cli: Any, project_dir: Path, tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ ABSENT: dict[str, set[str]] = {
     # made by `msp recover`
     "session_resumed": {"input", "hook", "item", "view", "find", "joins", "resolves", "fold"},
     "session_closed": {"item", "view", "find", "joins", "resolves", "fold"},
+    # sets the goal; its hook receives the goal it replaced
+    "goal_changed": {"view", "joins", "resolves", "fold"},
 }
 OPTIONAL_PARTS = ("input", "hook", "item", "view", "find", "joins", "resolves", "fold")
 
@@ -113,6 +115,7 @@ def _scripted(manager: SessionManager) -> tuple[str, str, str]:
     m().resolve({"blocker": old, "solution": "reviewed"})
     m().end({"summary": "done", "progress": 60})
     m().recover(second, close=False)
+    m().goal({"goal": "second, sharper"})
     m().update({"text": "u2"})
     m().end({})
     assert first != second
@@ -137,9 +140,9 @@ def test_a_scripted_session_folds_through_the_registry_to_the_expected_view(
     new_blocker, resolution = by_type["blocker_raised"][0], by_type["blocker_resolved"][0]
 
     expected = Session(
-        id=second, project="proj", status="closed", goal="second", issue="ENG-9",
-        started_at=T0 + timedelta(minutes=3), ended_at=T0 + timedelta(minutes=12),
-        last_event_at=T0 + timedelta(minutes=12), start_progress=20, progress=60,
+        id=second, project="proj", status="closed", goal="second, sharper", issue="ENG-9",
+        started_at=T0 + timedelta(minutes=3), ended_at=T0 + timedelta(minutes=13),
+        last_event_at=T0 + timedelta(minutes=13), start_progress=20, progress=60,
         summary=None, close_reason="ended", source="api", started_seq=events[0].seq, last_seq=events[-1].seq,
         user=manager.engineer.user, host=manager.engineer.host,
         updates=[Update(id=u1.id, at=at[u1.id], text="u1", progress=40, tags=["t"]),
@@ -181,6 +184,9 @@ def test_each_kind_finds_the_item_its_hook_receives(manager: SessionManager, sto
             assert kwargs["blocker"].solution == "reviewed"
         if event.type == "blocker_raised":
             assert kwargs["resolved"] is False and kwargs["blocker"].text == "new blocker"
+        if event.type == "goal_changed":
+            assert kwargs == {"session": session, "event": event, "previous": "second"}
+            assert session.goal == "second, sharper"
         if kind.item is None:
             assert set(kwargs) == {"session", "event"}
         checked.add(event.type)
@@ -202,6 +208,7 @@ def test_each_kind_words_its_confirmation(manager: SessionManager, store: Sqlite
         f"Resolved blocker {old}",
         f"Closed session {second}",
         f"Resumed session {second}",
+        f"Changed the goal of session {second}",
         "Recorded update",
         f"Closed session {second}",
     ]

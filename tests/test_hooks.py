@@ -33,7 +33,7 @@ def _signature(name: str) -> str:
 def test_the_spec_lists_every_moment_of_a_session_and_the_contributions() -> None:
     assert sorted([
         "msp_initialize", "msp_session_start", "msp_update", "msp_decision", "msp_entity",
-        "msp_blocker", "msp_session_close", "msp_export",
+        "msp_blocker", "msp_goal_changed", "msp_session_close", "msp_export",
         "msp_register_executors", "msp_register_commands", "msp_setup", "msp_doctor",
     ]) == HOOKS
 
@@ -179,6 +179,28 @@ def test_hook_msp_blocker_raised_and_resolved(msp_run_session: Any) -> None:
     assert raised["resolved"] is False and raised["blocker"].is_open
     assert resolved["resolved"] is True and resolved["blocker"].solution == "Support enabled test cards"
     assert raised["blocker"].id == resolved["blocker"].id
+
+
+def test_hook_msp_goal_changed(msp_run_session: Any) -> None:
+    class GoalWatcher(Recorder):
+        @hookimpl
+        def msp_goal_changed(self, session: Any, previous: Any, event: Any) -> Any:
+            self.calls.append(("msp_goal_changed", {"session": session, "previous": previous, "event": event}))
+            return HttpRequest(path="/goal", method="PATCH", json={"goal": session.goal, "was": previous})
+
+    from msp.testing import SCRIPT
+
+    script = [*SCRIPT[:2], ("goal", {"goal": "Ship the retry worker behind a flag"}), *SCRIPT[2:]]
+    rec = GoalWatcher()
+    run = msp_run_session(rec, name="recorder", script=script)
+    (call,) = _calls(rec, "msp_goal_changed")
+    assert call["previous"] == "Ship the retry worker" and call["event"].type == "goal_changed"
+    assert call["session"].goal == "Ship the retry worker behind a flag" and call["session"].status == "active"
+    (action,) = run.actions["msp_goal_changed"]
+    assert action.json_body == {"goal": "Ship the retry worker behind a flag", "was": "Ship the retry worker"}
+    # The session closes with the new goal.
+    (closed,) = _calls(rec, "msp_session_close")
+    assert closed["session"].goal == "Ship the retry worker behind a flag"
 
 
 def test_hook_msp_session_close(msp_run_session: Any) -> None:

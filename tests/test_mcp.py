@@ -30,6 +30,7 @@ from msp._model.models import (
     DecisionInput,
     EndInput,
     EntityInput,
+    GoalInput,
     ResolveInput,
     StartInput,
     UpdateInput,
@@ -40,7 +41,7 @@ MSP_BIN = str(Path(sys.executable).with_name("msp"))
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "start": StartInput, "update": UpdateInput, "decide": DecisionInput, "entity": EntityInput,
-    "block": BlockerInput, "resolve": ResolveInput, "end": EndInput,
+    "block": BlockerInput, "resolve": ResolveInput, "goal": GoalInput, "end": EndInput,
     "status": StatusQuery, "context": ContextQuery, "sessions": SessionsQuery, "queue_status": QueueQuery,
 }
 READ_TOOLS = {"status", "context", "sessions", "queue_status"}
@@ -232,10 +233,14 @@ def test_a_whole_session_resources_and_the_resume_prompt(project_dir: Path, plug
             sid = started["event"]["session_id"]
             assert started["event"]["source"] == "mcp"
             assert [a["kind"] for a in started["actions"]] == ["http"]
+            assert started["recall"]["session"] is None  # the project's first session: nothing to recall
 
             updated = _ok(await s.call_tool("update", {"text": "wired the tools", "progress": 40, "tags": ["mcp"]}))
             assert updated["session"]["progress"] == 40
             assert updated["actions"][0]["json"] == {"text": "wired the tools", "session": sid, "seen": 1}
+            regoaled = _ok(await s.call_tool("goal", {"goal": "MCP tools, goal included"}))
+            assert regoaled["event"]["type"] == "goal_changed"
+            assert regoaled["session"]["goal"] == "MCP tools, goal included"
 
             decided = _ok(await s.call_tool("decide", {
                 "text": "use the low-level server", "rationale": "schemas come from our models",
@@ -284,7 +289,7 @@ def test_a_whole_session_resources_and_the_resume_prompt(project_dir: Path, plug
     _run(body)
     events = _events(project_dir)
     assert [e["type"] for e in events] == [
-        "session_started", "progress_updated", "decision_recorded", "entity_recorded",
+        "session_started", "progress_updated", "goal_changed", "decision_recorded", "entity_recorded",
         "blocker_raised", "blocker_resolved", "session_closed",
     ]
     assert {e["source"] for e in events} == {"mcp"}

@@ -88,7 +88,7 @@ def test_one_active_session_per_project_at_a_time(manager: SessionManager) -> No
 
 def test_nothing_to_record_into_without_an_active_session(manager: SessionManager) -> None:
     for call in (lambda: manager.update({"text": "x"}), lambda: manager.end(),
-                 lambda: manager.resolve({"blocker": "x"}), lambda: manager.get()):
+                 lambda: manager.goal({"goal": "x"}), lambda: manager.get()):
         with pytest.raises(SessionNotActive):
             call()
 
@@ -146,8 +146,11 @@ def test_get_finds_sessions_by_unique_prefix(manager: SessionManager) -> None:
         ids.append(m.start({}).event.session_id)
         m.end()
     assert manager.get(ids[1][:17]).id == ids[1]
-    with pytest.raises(SessionNotFound, match="matches 2 sessions"):
+    with pytest.raises(SessionNotFound, match="is part of 2 session ids") as ambiguous:
         manager.get("20240601-1200")
+    assert ids[0] in str(ambiguous.value) and ids[1] in str(ambiguous.value)  # the candidates are named
+    assert manager.get(ids[0][-6:]).id == ids[0]  # any unique part: the random tail
+    assert manager.get(ids[1][9:20]).id == ids[1]  # ... or the middle
     with pytest.raises(SessionNotFound):
         manager.get("20240602")
     with pytest.raises(SessionNotFound):

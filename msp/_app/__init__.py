@@ -10,6 +10,8 @@
 - :mod:`msp._app.queue`: the outbox's counts by status.
 - :mod:`msp._app.screen`: the one escaping of text bound for a terminal, and JSON safe to print.
 - :mod:`msp._app.health`: an empty answer from a damaged store is reported as damage.
+- :mod:`msp._app.recall`: where the project stopped and stands, and what a session did
+  (``msp start``, ``msp status``, ``msp end``, ``msp context``'s project).
 
 Everything here imports lazily, like the CLI it serves: ``msp update`` pays only for what it uses.
 The command that starts the MCP server is added to the CLI by ``msp._main``, the entry point

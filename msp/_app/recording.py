@@ -88,6 +88,8 @@ def _say(log: Any, message: str) -> str:
 
 def record_text(rec: Recorded, what: str) -> str:
     """The human-readable report of a recorded moment; for a dry run, the actions it would plan."""
+    from msp._app.screen import counted
+
     if rec.dry_run:
         lines = [f"dry run: would record {what}; nothing stored."]
         if not rec.planned.objects:
@@ -97,5 +99,5 @@ def record_text(rec: Recorded, what: str) -> str:
             shown = action.model_dump(mode="json", by_alias=True, exclude={"integration", "idempotency_key", "kind"})
             lines.append(json.dumps(shown, ensure_ascii=False, indent=2))
         return "\n".join(lines)
-    suffix = f" ({len(rec.planned.actions)} action(s) queued)" if rec.planned.actions else ""
+    suffix = f" ({counted(len(rec.planned.actions), 'action')} queued)" if rec.planned.actions else ""
     return f"{what}{suffix}"

@@ -49,3 +49,8 @@ def json_text(data: Any, *, indent: int | None = 2) -> str:
     """
     raw = json.dumps(data, ensure_ascii=False, indent=indent, default=str)
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", raw)
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number: "1 decision", "2 decisions", "0 entities"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -32,7 +32,9 @@ app = typer.Typer(
     name="msp",
     help="Keep your work sessions and fan them out to the tools your team uses.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion; typer imports its completion code only when asked.
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(help="Show, check and change configuration.", no_args_is_help=True)
@@ -130,9 +132,19 @@ def _recording(as_json: bool, dry_run: bool, act: Callable[[SessionManager], Rec
 # --- commands --------------------------------------------------------------------------------
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from msp._version import __version__
+
+        print(f"msp {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logging."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print msp's version and exit."),
 ) -> None:
     OPTIONS.debug = debug
 
@@ -161,27 +173,61 @@ def start(
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Start a work session."""
-    _recording(
-        as_json, dry_run,
-        lambda m: m.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
-                          dry_run=dry_run),
-    )
+    """Start a work session; prints where the project's last session stopped."""
+
+    def body(ctx: Context) -> tuple[dict[str, Any], str]:
+        from msp._app.recall import last_stop
+
+        rec = ctx.manager.start({"project": project, "goal": goal, "progress": _progress(progress), "issue": issue},
+                                dry_run=dry_run)
+        data, text = _finish(ctx, rec)
+        try:  # past the commit: a recall that fails is a warning, never a failed start
+            recall, lines = last_stop(ctx, rec.event.project, before=rec.event.session_id)
+        except Exception as exc:
+            data["recall"] = None
+            data["warnings"].append(f"the session started, but recalling the last one failed: {exc}")
+            print(f"warning: {for_terminal(data['warnings'][-1])}", file=sys.stderr)
+            return data, text
+        data["recall"] = recall
+        return data, "\n".join([text, *lines])
+
+    _run(as_json, body)
 
 
 @app.command()
 def update(
-    text: str = typer.Argument(..., help="What happened."),
+    text: str = typer.Argument(..., help="What happened; - reads it from standard input."),
     progress: Optional[str] = typer.Argument(None, help="Percent complete, 0-100."),  # noqa: UP045
+    progress_opt: Optional[str] = typer.Option(None, "--progress", help="Percent complete, 0-100."),  # noqa: UP045
     tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeat for more."),
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Record progress."""
+    """Record progress: `msp update TEXT 40`, or `msp update TEXT --progress 40`."""
     _recording(
         as_json, dry_run,
-        lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
+        lambda m: m.update({"text": _text_or_stdin(text), "progress": _progress(_one_of(progress, progress_opt)),
+                            "tags": tag}, dry_run=dry_run),
     )
+
+
+def _text_or_stdin(text: str) -> str:
+    """``-`` reads the text from standard input (a multi-line note, a commit body); the line
+    ending a piped text is dropped, everything else is kept as given."""
+    if text != "-":
+        return text
+    data = sys.stdin.read()
+    return data.removesuffix("\n").removesuffix("\r")
+
+
+def _one_of(positional: str | None, option: str | None) -> str | None:
+    """Progress given once, either way; given twice it must agree."""
+    if positional is not None and option is not None and positional.strip() != option.strip():
+        from msp.errors import InvalidInput
+
+        raise InvalidInput(f"progress given twice ({positional!r} and --progress {option!r})",
+                           "give it once: `msp update TEXT 40` or `msp update TEXT --progress 40`")
+    return positional if positional is not None else option
 
 
 @app.command()
@@ -240,7 +286,7 @@ def resolve(
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Resolve an open blocker."""
+    """Resolve an open blocker; with no session active, in the session that raised it."""
     _recording(
         as_json, dry_run,
         lambda m: m.resolve({"blocker": blocker, "solution": solution}, dry_run=dry_run),
@@ -254,7 +300,8 @@ def end(
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """End the active session; prints its duration and progress delta."""
+    """End the active session; prints a short summary: time, progress, counts, and what each
+    integration delivered or holds."""
 
     def describe(rec: Recorded) -> str:
         row = rec.session
@@ -273,44 +320,45 @@ def end(
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         rec = ctx.manager.end({"summary": summary, "progress": _progress(progress)}, dry_run=dry_run)
-        return _finish(ctx, rec, describe, extra)
+        if rec.dry_run:
+            return _finish(ctx, rec, describe, extra)
+        from msp._app.recall import closing
+
+        # Read once, after the kick (in _finish), so the counts say what is already delivered.
+        summary_of: list[Any] = []
+
+        def closed(rec: Recorded) -> Any:
+            if not summary_of:
+                summary_of.append(closing(ctx, rec.event.session_id, rec.event.at))
+            return summary_of[0]
+
+        def described(rec: Recorded) -> str:
+            return str(closed(rec).lines[0])  # the line "(N actions queued)" is added to
+
+        def extended(rec: Recorded, data: dict[str, Any]) -> None:
+            data.update(closed(rec).data)
+
+        data, text = _finish(ctx, rec, described, extended)
+        # The rest of the summary, when it could be read (else _finish said why, and the
+        # command still succeeded).
+        return data, "\n".join([text, *(summary_of[0].lines[1:] if summary_of else [])])
 
     _run(as_json, body)
 
 
 @app.command()
 def status(as_json: bool = JsonOpt) -> None:
-    """Show the active session."""
+    """Show the active session (or the project's last one), the project's open blockers and the queue."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from datetime import UTC
 
-        from msp._session.manager import pick_active
+        from msp._app.recall import status as recall_status
 
-        session = None
-        with ctx.store.read() as tx:
-            # The caller's own, as `msp update` would record into it (msp._session.manager).
-            row = pick_active(tx.active_sessions(user=ctx.engineer.user), ctx.project.name)
-            if row is not None:
-                session = tx.load_session(row.id)
+        found, lines = recall_status(ctx, datetime.now(UTC))
         queue = _queue_counts(ctx)
-        if session is None:
-            return {"ok": True, "active": None, "queue": queue}, "No active session. Start one with `msp start`."
-        now = datetime.now(UTC)
-        data = {"ok": True, "active": session.model_dump(mode="json"), "queue": queue,
-                "duration_seconds": session.duration_seconds(now)}
-        lines = [
-            f"Session {session.id} ({session.project}), active for {format_duration(session.duration_seconds(now))}",
-            f"Progress {session.start_progress}% -> {session.progress}%",
-            f"{len(session.updates)} updates, {len(session.decisions)} decisions, "
-            f"{len(session.entities)} entities, {len(session.open_blockers)} open blockers",
-        ]
-        if session.goal:
-            lines.insert(1, f"Goal: {session.goal}")
-        if session.user is not None and ctx.shows_engineers([(session.user, session.host)]):
-            lines.insert(1, f"Engineer: {session.user}@{session.host}")
-        if queue:
-            lines.append("Queue: " + ", ".join(f"{k} {v}" for k, v in sorted(queue.items())))
+        data = {"ok": True, "active": found.pop("session", None), "queue": queue, **found}
+        lines.append("Queue: " + (", ".join(f"{k} {v}" for k, v in sorted(queue.items())) if queue else "empty"))
         return data, "\n".join(lines)
 
     _run(as_json, body)
@@ -348,7 +396,7 @@ def sessions(
 
 @app.command()
 def show(
-    session: str = typer.Argument(..., help="Session id or a unique prefix of it."),
+    session: str = typer.Argument(..., help="Session id or any unique part of it (4 characters or more)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Show one session in full."""
@@ -378,30 +426,41 @@ def show(
 def context(
     format_: str = typer.Option("ai", "--format", "-f", help="ai, markdown or json."),
     days: int = typer.Option(7, "--days", min=1, max=MAX_DAYS),
-    project: Optional[str] = typer.Option(None, "--project", "-p"),  # noqa: UP045
+    project: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--project", "-p", help="Default: the active session's project, else the newest session's."),
     team: bool = typer.Option(False, "--team", help="Every engineer's recent work on the project."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write it to this file."),  # noqa: UP045
     as_json: bool = JsonOpt,
 ) -> None:
-    """The recall view to paste into an AI assistant (your own work, or with --team everyone's)."""
+    """The recall view to paste into an AI assistant: sessions, decisions, entities, open blockers
+    (your own work, or with --team every engineer's)."""
 
     def body(ctx: Context) -> tuple[dict[str, Any], str]:
         from datetime import UTC
 
+        from msp._app.recall import context_project
         from msp._session.context import build_context, render_ai, render_markdown
         from msp.errors import InvalidInput
 
         if format_ not in ("ai", "markdown", "json"):
             raise InvalidInput(f"format {format_!r} is not known", "use ai, markdown or json")
-        data = build_context(ctx.store, project or ctx.project.name, days, datetime.now(UTC),
-                             user=ctx.engineer.user, team=team)
+        chosen, why = context_project(ctx, project)
+        data = build_context(ctx.store, chosen, days, datetime.now(UTC), user=ctx.engineer.user, team=team)
         if not data["sessions"]:
             from msp._app.health import confirm_sound
 
             confirm_sound(ctx)  # "nothing recorded" must not be a damaged store's silence
-        if format_ == "json" or as_json:
-            return {"ok": True, "context": data}, json_text(data)
-        text = render_ai(data) if format_ == "ai" else render_markdown(data)
-        return {"ok": True, "context": data}, text
+        answer = {"ok": True, "project": chosen, "project_chosen": why, "context": data}
+        if format_ == "json" or (as_json and output is None):
+            text = json_text(data)
+        else:
+            text = render_ai(data) if format_ == "ai" else render_markdown(data)
+        if output is not None:
+            _write_output(output, text if text.endswith("\n") else text + "\n")
+            return {**answer, "output": str(output)}, f"Wrote the context of project {chosen} ({why}) to {output}"
+        if why != "given":  # named on stderr: stdout stays the document to paste
+            print(f"context of project {for_terminal(chosen)} ({why}; --project chooses another)", file=sys.stderr)
+        return answer, text
 
     _run(as_json, body)
 
@@ -436,6 +495,19 @@ def recover(
         return data, rec.said
 
     _run(as_json, body)
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Write a command's document to ``path`` exactly as rendered (not escaped for a terminal)."""
+    from msp.errors import InvalidInput
+
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a directory", "give a file name, e.g. --output context.md")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}",
+                           "choose a file in a folder that exists and you can write to") from None
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -533,7 +605,7 @@ def _only_the_invoked_command(argv: list[str]) -> None:
     registered command before parsing; for a one-line `msp update` that is most of msp's own
     start-up. Help, a bare `msp` and unknown names keep everything, so listings stay whole."""
     name = next((arg for arg in argv if not arg.startswith("-")), None)
-    if name is None or "--help" in argv[: argv.index(name)]:
+    if name is None or {"--help", "-h"} & set(argv[: argv.index(name)]):
         return
     commands = [c for c in app.registered_commands if (c.name or _command_name(c)) == name]
     groups = [g for g in app.registered_groups if g.name == name]
@@ -584,6 +656,24 @@ def _skip_pydantic_plugin_discovery() -> None:
         sys.modules[name] = loader
 
 
+def _flags_show_no_type() -> None:
+    """typer's help shows a type beside every option, ``<bool>`` for a flag such as
+    ``--dry-run``, which takes no value; a flag's type column is left empty instead."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_msp_flags", False):
+        return  # a typer without it, or already done
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return shown(self, ctx)  # type: ignore[no-any-return]
+
+    display_type_rich._msp_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def main() -> None:
     import os
 
@@ -594,6 +684,7 @@ def main() -> None:
     if not _core_command(sys.argv[1:]):
         _add_plugin_commands()
     _only_the_invoked_command(sys.argv[1:])
+    _flags_show_no_type()
     if "--json" not in sys.argv[1:]:
         app()
         return
@@ -617,4 +708,4 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time. (`msp mcp` is added by
 # msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import dispatch, git, importer, plugins, report, store, store_copy, team_config  # noqa: E402, F401
+from msp._cli import dispatch, git, goals, importer, plugins, report, store, store_copy, team_config  # noqa: E402, F401

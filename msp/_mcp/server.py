@@ -48,6 +48,7 @@ from msp._model.models import (
     DecisionInput,
     EndInput,
     EntityInput,
+    GoalInput,
     Label,
     ResolveInput,
     StartInput,
@@ -204,6 +205,7 @@ GUIDES = {
     "entity": "Needs an active session.",
     "block": "A blocker stays open, across sessions, until resolved.",
     "resolve": "Open blockers and their ids are in `status` and the msp://blockers/open resource.",
+    "goal": "Call when the session's aim changes; integrations hear the new goal.",
     "end": "Call when the work stops, with a summary of what was achieved and the final progress.",
     "status": "Includes the delivery queue's counts.",
     "context": "Call when work begins to pick up where the last session stopped.",
@@ -217,6 +219,21 @@ def _recording(act: Callable[[SessionManager, dict[str, Any]], Recorded]) -> Bod
         return finish(ctx, act(ctx.manager, args))  # past the commit: warnings, never an error
 
     return body
+
+
+def _start(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Start, then say where the project's last session stopped (as ``msp start`` does)."""
+    from msp._app.recall import last_stop
+
+    rec = ctx.manager.start(args)
+    data, text = finish(ctx, rec)
+    try:  # past the commit: a recall that fails is a warning, never a failed start
+        data["recall"], lines = last_stop(ctx, rec.event.project, before=rec.event.session_id)
+    except Exception as exc:
+        data["recall"] = None
+        data["warnings"].append(f"the session started, but recalling the last one failed: {exc}")
+        return data, text
+    return data, "\n".join([text, *lines])
 
 
 def _end(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -272,8 +289,10 @@ def _context(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any], str
     from msp._session.context import build_context, render_ai, render_markdown
 
     query = validate(ContextQuery, args)
-    data = build_context(ctx.store, query.project or ctx.project.name, query.days, datetime.now(UTC),
-                         user=ctx.engineer.user, team=query.team)
+    from msp._app.recall import context_project
+
+    project, _ = context_project(ctx, query.project)
+    data = build_context(ctx.store, project, query.days, datetime.now(UTC), user=ctx.engineer.user, team=query.team)
     if not data["sessions"]:
         from msp._app.health import confirm_sound
 
@@ -321,12 +340,13 @@ def _queue_status(ctx: McpContext, args: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec("start", "Start a work session", StartInput, True, _recording(lambda m, a: m.start(a))),
+    ToolSpec("start", "Start a work session", StartInput, True, _start),
     ToolSpec("update", "Record progress", UpdateInput, True, _recording(lambda m, a: m.update(a))),
     ToolSpec("decide", "Record a decision", DecisionInput, True, _recording(lambda m, a: m.decide(a))),
     ToolSpec("entity", "Record an entity", EntityInput, True, _recording(lambda m, a: m.entity(a))),
     ToolSpec("block", "Raise a blocker", BlockerInput, True, _recording(lambda m, a: m.block(a))),
     ToolSpec("resolve", "Resolve a blocker", ResolveInput, True, _recording(lambda m, a: m.resolve(a))),
+    ToolSpec("goal", "Change the session's goal", GoalInput, True, _recording(lambda m, a: m.goal(a))),
     ToolSpec("end", "End the session", EndInput, True, _end),
     ToolSpec("status", "Session status", StatusQuery, False, _status),
     ToolSpec("context", "Recall recent work", ContextQuery, False, _context),

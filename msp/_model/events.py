@@ -32,6 +32,7 @@ from msp._model.models import (
     EntityInput,
     Event,
     EventType,
+    GoalInput,
     ResolveInput,
     Session,
     StartInput,
@@ -367,13 +368,39 @@ SESSION_CLOSED: EventKind[EndInput] = EventKind(
 )
 
 
+# --- goal_changed ------------------------------------------------------------------------------
+
+
+def _sets_goal(event: Event) -> dict[str, Any]:
+    return {"goal": event.data["goal"]}
+
+
+# `msp goal TEXT`: the session's goal from now on. The session a hook receives carries the new
+# goal; the hook's ``previous`` is the goal it replaced (None when the session had none).
+GOAL_CHANGED: EventKind[GoalInput] = EventKind(
+    name="goal_changed",
+    input=GoalInput,
+    hook="msp_goal_changed",
+    item="previous",
+    extra={},
+    sets=_sets_goal,
+    joins=None,
+    resolves=None,
+    fold=None,
+    whole=False,
+    view=None,
+    find=lambda s, e: e.data.get("previous"),
+    said=lambda e: f"Changed the goal of session {e.session_id}",
+)
+
+
 # --- the registry ------------------------------------------------------------------------------
 
 KINDS: dict[str, EventKind[Any]] = {
     kind.name: kind
     for kind in (
         SESSION_STARTED, PROGRESS_UPDATED, DECISION_RECORDED, ENTITY_RECORDED,
-        BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_RESUMED, SESSION_CLOSED,
+        BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_RESUMED, SESSION_CLOSED, GOAL_CHANGED,
     )
 }
 

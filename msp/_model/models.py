@@ -140,6 +140,12 @@ class ResolveInput(_Input):
     solution: OptionalText = Field(None, description="How it was resolved.")
 
 
+class GoalInput(_Input):
+    """Change the active session's goal."""
+
+    goal: Text = Field(description="What the session is meant to achieve from now on.")
+
+
 class EndInput(_Input):
     """End the active session."""
 
@@ -158,6 +164,7 @@ EventType = Literal[
     "blocker_resolved",
     "session_resumed",
     "session_closed",
+    "goal_changed",
 ]
 # What each type means (its input, hook, fold and item) is declared once, in msp._model.events.
 

@@ -14,7 +14,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from msp._model.events import DECISION_RECORDED, PROGRESS_UPDATED, SESSION_CLOSED, decision_view, update_view
+from msp._model.events import (
+    DECISION_RECORDED,
+    ENTITY_RECORDED,
+    PROGRESS_UPDATED,
+    SESSION_CLOSED,
+    decision_view,
+    entity_view,
+    update_view,
+)
 from msp._model.identity import label
 from msp._model.models import format_time
 from msp._store.interface import SessionRow, Store
@@ -23,6 +31,8 @@ MAX_SESSIONS = 10
 #: The team view shows more: several engineers share the window.
 MAX_TEAM_SESSIONS = 30
 MAX_DECISIONS = 15
+#: Entities shown, the latest first, one per name.
+MAX_ENTITIES = 20
 LAST_UPDATES = 5
 
 
@@ -60,6 +70,19 @@ def build_context(store: Store, project: str | None, days: int, now: datetime, *
                             "impact": d.impact,
                         }
                     )
+        entities: list[dict[str, Any]] = []
+        named: set[str] = set()
+        for row in rows:
+            if len(entities) >= MAX_ENTITIES:
+                break
+            # Bounded per session too: a session that recorded thousands costs one limited read.
+            for ev in tx.session_events(row.id, [ENTITY_RECORDED.name], MAX_ENTITIES, True):
+                e = entity_view(ev)
+                if e.name in named or len(entities) >= MAX_ENTITIES:
+                    continue
+                named.add(e.name)
+                entities.append({"session": row.id, "at": format_time(e.at), "name": e.name, "type": e.type,
+                                 "path": e.path, "description": e.description})
         last: dict[str, Any] | None = None
         if rows:
             head = rows[0]
@@ -92,6 +115,7 @@ def build_context(store: Store, project: str | None, days: int, now: datetime, *
         "where_we_stopped": last,
         "sessions": sessions,
         "decisions": decisions,
+        "entities": entities,
         "open_blockers": blockers,
         "progress_trend": trend,
     }
@@ -152,6 +176,14 @@ def render_markdown(ctx: dict[str, Any]) -> str:
         if d["alternatives"]:
             lines.append(f"  - instead of: {'; '.join(d['alternatives'])}")
     if not ctx["decisions"]:
+        lines.append("None recorded.")
+    lines += ["", "## Entities"]
+    for e in ctx.get("entities", []):
+        kind = f" ({e['type']})" if e["type"] else ""
+        where = f" at {e['path']}" if e["path"] else ""
+        about = f": {e['description']}" if e["description"] else ""
+        lines.append(f"- {e['name']}{kind}{where}{about}")
+    if not ctx.get("entities"):
         lines.append("None recorded.")
     lines += ["", "## Recent sessions"]
     for s in ctx["sessions"]:

@@ -19,6 +19,7 @@ from msp._model.events import (
     BLOCKER_RESOLVED,
     DECISION_RECORDED,
     ENTITY_RECORDED,
+    GOAL_CHANGED,
     KINDS,
     PROGRESS_UPDATED,
     RECENT_UPDATES,
@@ -35,6 +36,7 @@ from msp._model.models import (
     EndInput,
     EntityInput,
     Event,
+    GoalInput,
     ResolveInput,
     Session,
     Source,
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
     from msp._plugins.host import PluginHost
 
 M = TypeVar("M", bound=BaseModel)
+#: How many candidate sessions an ambiguous part of an id lists.
+_CANDIDATES = 10
 InputT = TypeVar("InputT", bound=BaseModel)
 
 
@@ -220,10 +224,30 @@ class SessionManager:
         inp = _input(BLOCKER_RESOLVED, data)
 
         def build(tx: StoreWriter) -> Event:
-            row = self._require_active(tx)
-            blocker = _match_blocker(tx, row.project, inp.blocker)
+            active = tx.active_sessions()
+            # With no session active, the blocker is looked up in the default project and the
+            # resolution belongs to the session that raised it (closed or not): the work that
+            # unblocked it was not recorded anywhere else.
+            row = active[-1] if active else None
+            blocker = _match_blocker(tx, row.project if row else self.default_project, inp.blocker)
+            if row is None:
+                row = tx.session_row(blocker.session_id)
+                if row is None:  # the blocker index names a session the store lacks: not ours to fix
+                    raise SessionNotFound(f"blocker {blocker.id} names session {blocker.session_id!r}, which the "
+                                          "store does not hold", "run `msp store check`")
             payload = {"blocker_id": blocker.id, "solution": inp.solution, "raised_in": blocker.session_id}
             return self._event(BLOCKER_RESOLVED, row.id, row.project, self.clock(), payload)
+
+        return self._record(build, dry_run)
+
+    def goal(self, data: GoalInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        """Change the active session's goal; the event keeps the goal it replaced."""
+        inp = _input(GOAL_CHANGED, data)
+
+        def build(tx: StoreWriter) -> Event:
+            row = self._require_active(tx)
+            return self._event(GOAL_CHANGED, row.id, row.project, self.clock(),
+                               {"goal": inp.goal, "previous": row.goal})
 
         return self._record(build, dry_run)
 
@@ -331,15 +355,21 @@ class SessionManager:
         row = tx.session_row(session_id)
         if row is not None:
             return row
-        matches = tx.find_sessions(session_id) if len(session_id) >= 4 else []
+        # Any unique part of an id will do (the random tail is the easiest to type); four
+        # characters at least, so a digit or two never picks a session by chance.
+        matches = tx.find_sessions(session_id, _CANDIDATES + 1) if len(session_id) >= 4 else []
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
+            count = f"more than {_CANDIDATES}" if len(matches) > _CANDIDATES else str(len(matches))
             raise SessionNotFound(
-                f"{session_id!r} matches {len(matches)} sessions: {', '.join(m.id for m in matches)}",
-                "give more of the id",
+                f"{session_id!r} is part of {count} session ids: "
+                f"{', '.join(m.id for m in matches[:_CANDIDATES])}",
+                "give more of the id, enough to name one session",
             )
-        raise SessionNotFound(f"no session with id {session_id!r}", "list sessions with `msp sessions`")
+        hint = ("give at least 4 characters of the id" if len(session_id) < 4
+                else "list sessions with `msp sessions`")
+        raise SessionNotFound(f"no session with id {session_id!r}", hint)
 
     def _record_in_active(self, kind: EventKind[Any], payload: dict[str, Any], dry_run: bool) -> Recorded:
         def build(tx: StoreWriter) -> Event:

@@ -600,10 +600,10 @@ class PostgresAccess:
         found = self._rows[session_id] = _row_to_session(row)
         return found
 
-    def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
-        # starts_with, not LIKE: `%` and `_` in user text mean themselves.
-        rows = self._x(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE starts_with(id, %s) ORDER BY id LIMIT %s",
-                       (prefix, limit))
+    def find_sessions(self, part: str, limit: int = 5) -> list[SessionRow]:
+        # strpos, not LIKE: `%` and `_` in user text mean themselves.
+        rows = self._x(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE strpos(id, %s) > 0 ORDER BY id LIMIT %s",
+                       (part, limit))
         return [_row_to_session(r) for r in rows]
 
     def last_session(self, project: str) -> SessionRow | None:

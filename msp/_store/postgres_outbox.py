@@ -122,9 +122,11 @@ class PostgresOutbox:
     def counts(self) -> dict[str, int]:
         return {r["status"]: int(r["n"]) for r in self._x("SELECT status, count(*) AS n FROM actions GROUP BY status")}
 
-    def counts_by_integration(self) -> dict[str, dict[str, int]]:
+    def counts_by_integration(self, session_id: str | None = None) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for r in self._x("SELECT integration, status, count(*) AS n FROM actions GROUP BY integration, status"):
+        where, params = ("WHERE session_id = %s ", (session_id,)) if session_id is not None else ("", ())
+        for r in self._x(f"SELECT integration, status, count(*) AS n FROM actions {where}GROUP BY integration, status",
+                         params):
             out.setdefault(r["integration"], {})[r["status"]] = int(r["n"])
         return out
 

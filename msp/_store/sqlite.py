@@ -725,11 +725,10 @@ class SqliteAccess:
         self._has_state[session_id] = row["state"] is not None
         return found
 
-    def find_sessions(self, prefix: str, limit: int = 5) -> list[SessionRow]:
-        # Prefix match by range, not LIKE, so `%` and `_` in user text mean themselves.
+    def find_sessions(self, part: str, limit: int = 5) -> list[SessionRow]:
+        # instr, not LIKE, so `%` and `_` in user text mean themselves.
         rows = self._db.execute(
-            "SELECT * FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
-            (prefix, prefix + "\U0010ffff", limit),
+            "SELECT * FROM sessions WHERE instr(id, ?) > 0 ORDER BY id LIMIT ?", (part, limit),
         )
         return [_row_to_session(r) for r in rows]
 

@@ -112,10 +112,11 @@ class SqliteOutbox:
     def counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT status, count(*) FROM actions GROUP BY status")}
 
-    def counts_by_integration(self) -> dict[str, dict[str, int]]:
+    def counts_by_integration(self, session_id: str | None = None) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
+        where, params = ("WHERE session_id = ? ", (session_id,)) if session_id is not None else ("", ())
         for integration, status, count in self._db.execute(
-            "SELECT integration, status, count(*) FROM actions GROUP BY integration, status"
+            f"SELECT integration, status, count(*) FROM actions {where}GROUP BY integration, status", params
         ):
             out.setdefault(integration, {})[status] = count
         return out

@@ -86,6 +86,16 @@ def msp_blocker(session: Any, blocker: Any, resolved: bool, event: Any, config: 
 
 
 @hookspec
+def msp_goal_changed(session: Any, previous: Any, event: Any, config: dict[str, Any]) -> Any:
+    """The active session's goal changed (``msp goal TEXT``).
+
+    :param session: the session as it stands, ``session.goal`` holding the new goal.
+    :param previous: ``str`` or ``None``: the goal it replaced (``None`` when it had none).
+    :return: actions, a list of them, or ``None``.
+    """
+
+
+@hookspec
 def msp_session_close(session: Any, event: Any, config: dict[str, Any]) -> Any:
     """The session was closed (``msp end``, or ``msp recover --close``).
 

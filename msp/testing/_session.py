@@ -31,7 +31,8 @@ class SessionRun:
 
 _HOOK_OF = {
     "start": "msp_session_start", "update": "msp_update", "decide": "msp_decision",
-    "entity": "msp_entity", "block": "msp_blocker", "resolve": "msp_blocker", "end": "msp_session_close",
+    "entity": "msp_entity", "block": "msp_blocker", "resolve": "msp_blocker", "goal": "msp_goal_changed",
+    "end": "msp_session_close",
 }
 
 

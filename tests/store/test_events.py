@@ -226,3 +226,17 @@ def test_a_reopened_store_keeps_everything(backend: Backend) -> None:
             assert tx.outbox.counts() == {"pending": 1}
     finally:
         again.close()
+
+
+def test_sessions_are_found_by_any_part_of_their_id(manager: SessionManager, store: Store) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(manager.start({}).event.session_id)
+        manager.end()
+    with store.read() as tx:
+        assert [r.id for r in tx.find_sessions(ids[1][-6:])] == [ids[1]]  # the random tail
+        assert [r.id for r in tx.find_sessions(ids[2][4:12])] == [i for i in sorted(ids) if ids[2][4:12] in i]
+        assert [r.id for r in tx.find_sessions(ids[0][:8], limit=10)] == sorted(ids)  # all share the date
+        assert len(tx.find_sessions(ids[0][:8], limit=2)) == 2
+        # Taken literally: no LIKE wildcards, no regular expressions.
+        assert tx.find_sessions("%") == [] and tx.find_sessions("_") == [] and tx.find_sessions(".*") == []

@@ -420,3 +420,15 @@ def test_concurrent_claimers_never_take_one_action_twice(backend: Backend) -> No
             assert tx.outbox.counts() == {"done": 200}
     finally:
         check.close()
+
+
+def test_counts_by_integration_of_one_session(box: Store) -> None:
+    _add(box, "key-s1-1", "key-s1-2")
+    _add(box, "key-s1-3", integration="other", held=True)
+    _add(box, "key-s2-1", session="s2")
+    _add(box, "key-none-1", session=None)
+    with box.read() as tx:
+        assert tx.outbox.counts_by_integration("s1") == {"hook": {"pending": 2}, "other": {"held": 1}}
+        assert tx.outbox.counts_by_integration("s2") == {"hook": {"pending": 1}}
+        assert tx.outbox.counts_by_integration("s3") == {}
+        assert tx.outbox.counts_by_integration() == {"hook": {"pending": 4}, "other": {"held": 1}}

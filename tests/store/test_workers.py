@@ -221,7 +221,8 @@ def test_a_worker_delivers_with_the_team_config_its_own_folder_lacks(
         assert pushed.returncode == 0, pushed.stderr
         b = tmp_path / "b"
         b.mkdir()
-        for args in (["init"], ["config", "set", "store.url_env", URL_ENV], ["config", "set", "dispatch.mode", "manual"]):
+        for args in (["init"], ["config", "set", "store.url_env", URL_ENV],
+                     ["config", "set", "dispatch.mode", "manual"]):
             done = subprocess.run([MSP_BIN, *args], cwd=b, env=_env(b, url), capture_output=True, text=True,
                                   timeout=60)
             assert done.returncode == 0, done.stderr

@@ -37,6 +37,7 @@ __all__ = [
     "msp_doctor",
     "msp_entity",
     "msp_export",
+    "msp_goal_changed",
     "msp_initialize",
     "msp_session_close",
     "msp_session_start",
@@ -167,6 +168,12 @@ def msp_entity(session: Session, entity: Entity, event: Event, config: dict[str,
 @hookimpl
 def msp_blocker(session: Session, blocker: Blocker, resolved: bool, event: Event,
                 config: dict[str, Any]) -> list[FileWrite]:
+    return _common(_settings(config), session)
+
+
+@hookimpl
+def msp_goal_changed(session: Session, event: Event, config: dict[str, Any]) -> list[FileWrite]:
+    """The notes that show the goal (the session's head, the project's and the day's lines)."""
     return _common(_settings(config), session)
 
 

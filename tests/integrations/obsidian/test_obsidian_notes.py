@@ -236,6 +236,17 @@ def test_the_chart_is_capped(msp_run_session: Any, tmp_path: Path) -> None:
     assert len(nodes) == msp_obsidian._notes.MAX_CHART_POINTS
 
 
+def test_a_changed_goal_rewrites_the_session_note_head(msp_run_session: Any, tmp_path: Path) -> None:
+    script = [("start", {"goal": "Ship it", "progress": 30}), ("goal", {"goal": "Ship it behind a flag"})]
+    run = msp_run_session(msp_obsidian, {"vault": str(tmp_path)}, script=script)
+    writes = run.actions["msp_goal_changed"]
+    assert_valid_actions(writes)
+    head = next(a.content for a in writes if a.section == "session")
+    assert "Ship it behind a flag" in head and "Ship it\n" not in head
+    assert any(a.path.endswith(".md") and "Ship it behind a flag" in a.content and a.section != "session"
+               for a in writes)  # the project's (or the day's) line shows it too
+
+
 def test_next_steps_come_from_open_blockers_tagged_updates_and_the_goal(msp_run_session: Any, tmp_path: Path) -> None:
     script = [
         ("start", {"goal": "Ship it", "progress": 30}),
