@@ -70,6 +70,7 @@ class Context:
                 default_project=project.name,
                 source=self.source,
                 timeout_hours=project.config.session.timeout_hours,
+                detect=detect_rules(project.config),
             )
         return self._manager
 
@@ -98,3 +99,13 @@ class Context:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def detect_rules(config: Any) -> Any:
+    """The project's ``[detect]`` section as the detector's rules; None when it is off."""
+    section = config.detect
+    if not section.enabled:
+        return None
+    from msp._model.detect import Rules
+
+    return Rules(decisions=tuple(section.decisions), blockers=tuple(section.blockers), entities=section.entities)

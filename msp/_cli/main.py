@@ -174,13 +174,18 @@ def update(
     text: str = typer.Argument(..., help="What happened."),
     progress: Optional[str] = typer.Argument(None, help="Percent complete, 0-100."),  # noqa: UP045
     tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeat for more."),
+    no_detect: bool = typer.Option(
+        False, "--no-detect", help="Record only the update: skip noticing decisions, blockers and entities."
+    ),
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Record progress."""
+    """Record progress. Decisions, blockers and entities the text names are recorded too
+    (config [detect]); each is printed with its id, for `msp retract ID`."""
     _recording(
         as_json, dry_run,
-        lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run),
+        lambda m: m.update({"text": text, "progress": _progress(progress), "tags": tag}, dry_run=dry_run,
+                           detect=not no_detect),
     )
 
 
@@ -594,4 +599,4 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time. (`msp mcp` is added by
 # msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import dispatch, plugins, store  # noqa: E402, F401
+from msp._cli import dispatch, plugins, retract, store  # noqa: E402, F401

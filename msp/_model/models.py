@@ -125,6 +125,13 @@ class ResolveInput(_Input):
     solution: OptionalText = Field(None, description="How it was resolved.")
 
 
+class RetractInput(_Input):
+    """Take back a decision, entity or blocker (a wrong detection, a mistyped item)."""
+
+    item: Text = Field(description="The item's id, or a unique part of it (any session of the project).")
+    reason: OptionalText = Field(None, description="Why it is taken back.")
+
+
 class EndInput(_Input):
     """End the active session."""
 
@@ -143,6 +150,7 @@ EventType = Literal[
     "blocker_resolved",
     "session_resumed",
     "session_closed",
+    "item_retracted",
 ]
 # What each type means (its input, hook, fold and item) is declared once, in msp._model.events.
 
@@ -206,7 +214,25 @@ class Update(_View):
     tags: list[str] = Field(default_factory=list)
 
 
-class Decision(_View):
+class _Item(_View):
+    """What decisions, entities and blockers share: where they came from, and whether they
+    were taken back."""
+
+    #: Noticed in an update's text (msp._model.detect), not recorded by its own command: an
+    #: integration may wait for the session's close before posting it.
+    detected: bool = False
+    #: The id of the update (its event) it was detected in.
+    from_update: str | None = None
+    #: When it was taken back (``msp retract``); None while it stands.
+    retracted_at: datetime | None = None
+    retraction: str | None = Field(None, description="Why it was taken back, when said.")
+
+    @property
+    def is_retracted(self) -> bool:
+        return self.retracted_at is not None
+
+
+class Decision(_Item):
     id: str
     at: datetime
     text: str
@@ -216,7 +242,7 @@ class Decision(_View):
     category: str | None = None
 
 
-class Entity(_View):
+class Entity(_Item):
     id: str
     at: datetime
     name: str
@@ -225,7 +251,7 @@ class Entity(_View):
     description: str | None = None
 
 
-class Blocker(_View):
+class Blocker(_Item):
     id: str
     at: datetime
     text: str
@@ -286,7 +312,7 @@ class Session(_View):
 
     @property
     def open_blockers(self) -> list[Blocker]:
-        return [b for b in self.blockers if b.is_open]
+        return [b for b in self.blockers if b.is_open and not b.is_retracted]
 
     @property
     def progress_delta(self) -> int:

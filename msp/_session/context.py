@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from msp._model.events import DECISION_RECORDED, PROGRESS_UPDATED, SESSION_CLOSED, decision_view, update_view
+from msp._model.events import (
+    DECISION_RECORDED,
+    ITEM_RETRACTED,
+    PROGRESS_UPDATED,
+    SESSION_CLOSED,
+    decision_view,
+    update_view,
+)
 from msp._model.models import format_time
 from msp._store.interface import SessionRow, Store
 
@@ -35,7 +42,11 @@ def build_context(store: Store, project: str | None, days: int, now: datetime) -
             sessions.append({**row.to_dict(), "duration_minutes": _minutes(row, now), "progress": span})
             if len(decisions) < MAX_DECISIONS:
                 wanted = MAX_DECISIONS - len(decisions)
-                for ev in tx.session_events(row.id, [DECISION_RECORDED.name], wanted, True):
+                # Items taken back (`msp retract`) are not recalled.
+                retracted = {e.data["item_id"] for e in tx.session_events(row.id, [ITEM_RETRACTED.name])}
+                for ev in tx.session_events(row.id, [DECISION_RECORDED.name], wanted + len(retracted), True):
+                    if ev.data["id"] in retracted or len(decisions) >= MAX_DECISIONS:
+                        continue
                     d = decision_view(ev)
                     decisions.append(
                         {

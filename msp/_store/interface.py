@@ -341,7 +341,13 @@ class StoreReader(Protocol):
         folding every event: one command costs the same however long the session. Equal to
         ``load_folder(session_id).view(recent)``."""
         ...
-    def open_blockers(self, project: str) -> list[OpenBlocker]: ...
+    def open_blockers(self, project: str) -> list[OpenBlocker]:
+        """The project's blockers neither resolved nor retracted, oldest first."""
+        ...
+    def find_items(self, project: str, needle: str, types: Sequence[str], limit: int = 10) -> list[Event]:
+        """The project's events of ``types`` (the recording events of decisions, entities and
+        blockers) whose item id (``data.id``) contains ``needle`` as written, oldest first."""
+        ...
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
         limit: int = 1000,
