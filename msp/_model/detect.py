@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Literal
 
 Kind = Literal["decision", "blocker", "entity"]
@@ -314,7 +315,7 @@ def _negated(before: list[str]) -> bool:
 def _says_over(words: list[str]) -> bool:
     if any(w in _OVER for w in words):
         return True
-    pairs = set(zip(words, words[1:], strict=False))
+    pairs = set(pairwise(words))
     return any(p in pairs for p in _OVER_PAIRS)
 
 
