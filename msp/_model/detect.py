@@ -289,8 +289,8 @@ def _clause_item(text: str, masked: str, a: int, b: int, kind: Kind, compiled: _
         if phrase is None:
             continue
         before = _words(masked, a, m.start())
-        if phrase.label and before:
-            continue
+        if phrase.label and (before or not _words(masked, m.end(), b)):
+            continue  # a label opens its clause, and labels something
         # Negations and a word saying a blocker is over count in the phrase's own part of the
         # clause (up to a comma before it); conditions anywhere before it.
         part = masked.rfind(",", a, m.start()) + 1 or a
@@ -304,7 +304,7 @@ def _clause_item(text: str, masked: str, a: int, b: int, kind: Kind, compiled: _
         after = _words(masked, m.end(), min(b, m.end() + 40))
         if after[:1] == ["yet"]:
             continue
-        return _item(text, a, b, kind, phrase.text)
+        return _item(text, a, b, kind, phrase.text, m.end())
     return None
 
 
@@ -324,11 +324,13 @@ def _writer_is_subject(before: list[str]) -> bool:
     return not rest or rest[-1] in _FIRST_PERSON
 
 
-def _item(text: str, a: int, b: int, kind: Kind, trigger: str) -> Found:
+def _item(text: str, a: int, b: int, kind: Kind, trigger: str, phrase_end: int) -> Found:
     rationale = None
     if kind == "decision":
-        m = _BECAUSE.search(_mask(text[a:b]))
-        if m is not None and m.start() > 0:
+        # A reason follows what was decided: "because" before the phrase is not one.
+        local = _mask(text[a:b])
+        m = _BECAUSE.search(local, phrase_end - a)
+        if m is not None and _WORD.search(local, phrase_end - a, m.start()):
             reason = text[a + m.end():b].strip().rstrip(".") or None
             rationale = reason
             b = a + m.start()
