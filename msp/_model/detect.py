@@ -37,8 +37,8 @@ from typing import Literal
 Kind = Literal["decision", "blocker", "entity"]
 
 DEFAULT_DECISIONS: tuple[str, ...] = (
-    "decided", "chose", "chosen", "going with", "will use", "we'll use", "opted for", "settled on",
-    "let's go with", "decision:",
+    "decided", "chose", "chosen", "going with", "went with", "will use", "we'll use", "opted for",
+    "settled on", "let's go with", "decision:",
 )
 DEFAULT_BLOCKERS: tuple[str, ...] = (
     "blocked by", "blocked on", "waiting on", "waiting for", "stuck on", "blocker:",
@@ -87,14 +87,31 @@ class Found:
 # --- words that change what a clause says --------------------------------------------------------
 
 _NEGATIONS = frozenset({
-    "not", "never", "no", "nobody", "neither", "nor", "without", "if", "whether", "unless", "once", "when",
+    "not", "never", "no", "nobody", "nothing", "none", "neither", "nor", "without", "if", "whether", "unless", "once", "when",
     "who", "which", "whoever", "maybe", "might", "may", "should", "could", "would", "perhaps", "possibly",
     "undecided", "unsure", "tbd", "pending", "open", "until", "before", "while", "instead", "avoid", "stop",
     "lest", "hardly", "barely", "shouldn't", "wouldn't", "couldn't",
 })
 _OVER = frozenset({
-    "unblocked", "fixed", "resolved", "solved", "finally", "anymore", "workaround", "until", "cleared",
+    "unblocked", "fixed", "resolved", "solved", "finally", "anymore", "workaround", "cleared",
 })
+#: Right after a phrase, these say nothing was decided or blocks ("chose none", "blocked by:
+#: nothing"), or that a choice was a mistake ("chose wrong").
+_EMPTY_OBJECT = frozenset({"nothing", "none", "no", "wrong", "yet", "anything"})
+_NOTHING = frozenset({"nothing", "none"})
+#: Before a blocker phrase, these make it part of a description ("requests blocked by CORS",
+#: "what is blocked by what"), not something that blocks the writer.
+_EMBEDDING = frozenset({"for", "about", "of", "from", "what", "how", "why", "where", "whose"})
+#: A decision phrase after "the/this/a <noun>" reports what a thing did ("the importer decided
+#: the file was binary"), unless the noun is people.
+_DETERMINERS = frozenset({"the", "this", "that", "a", "an", "its", "their"})
+_PEOPLE = frozenset({
+    "team", "teams", "group", "committee", "pm", "pms", "lead", "leads", "management", "board", "org",
+    "company", "architects", "architect", "manager", "customer", "client", "owner", "owners", "meeting",
+    "review", "council", "panel", "director", "cto", "ceo",
+})
+#: Idioms that hold a phrase but no decision or blocker.
+_IDIOMS = re.compile(r"going\s+with\s+the\s+flow|waiting\s+(?:on|for)\s+(?:a\s+)?coffee", re.I)
 #: Conditions: anywhere before the phrase in its clause ("If CI passes, going with X").
 _CONDITIONS = frozenset({"if", "unless", "whether", "once", "when", "whenever"})
 _OVER_PAIRS = (("no", "longer"), ("used", "to"), ("now", "unblocked"))
@@ -102,12 +119,18 @@ _OVER_PAIRS = (("no", "longer"), ("used", "to"), ("now", "unblocked"))
 _FILLER = frozenset({
     "am", "are", "is", "'m", "'re", "was", "were", "been", "have", "has", "'ve", "still", "now", "currently",
     "just", "also", "really", "all", "both", "so", "then", "today", "again", "basically", "officially",
-    "definitely", "finally", "ultimately", "actually", "mostly", "likely",
+    "definitely", "finally", "ultimately", "actually", "mostly", "likely", "morning", "afternoon", "evening",
+    "tonight", "yesterday", "day", "week",
 })
 _FIRST_PERSON = frozenset({
     "i", "we", "i'm", "we're", "i've", "we've", "i'll", "we'll", "let's", "lets", "team", "us", "me", "im",
     "i'd", "we'd",
+    # the writer's own work, waiting or stuck: "PR still waiting on CI", "Build stuck on npm install"
+    "pr", "mr", "ticket", "deploy", "deployment", "release", "build", "branch", "story", "task", "patch",
+    "rollout", "hotfix",
 })
+#: Phrases of intent starting with these need an explicit subject ("Will use this session to...").
+_NEEDS_EXPLICIT = frozenset({"will", "shall"})
 #: A phrase starting with one of these (or with an -ing form) needs the writer as its subject.
 _INTENT_STARTS = frozenset({"going", "will", "shall", "gonna", "stuck", "waiting"})
 
@@ -134,7 +157,7 @@ _EXTENSIONS = (
     "vue|svelte|dart|ex|exs|erl|hs|lua|ipynb|gradle|mk|cmake|csv|env|pem|dockerfile|c|h"
 )
 _PATH = re.compile(
-    r"(?<![\w/.@:\-])((?:\.{1,2}/|~/|/)?(?:[\w][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r"))(?![\w/\-]|\.\w)"
+    r"(?<![\w/.@:\-])((?:\.{1,2}/|~/|/)?(?:[\w.][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r"))(?![\w/\-]|\.\w)"
 )
 _FILE_ONLY = re.compile(r"^(?:\.{1,2}/|~/|/)?(?:[\w][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r")$")
 _CODE_SPAN = re.compile(r"`([^`\n]{1,200})`")
@@ -165,6 +188,9 @@ class _Phrase:
     text: str
     needs_subject: bool
     label: bool
+    explicit: bool
+    blocked: bool
+    past: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +211,9 @@ def _compile(phrases: tuple[str, ...]) -> _Compiled:
         first = phrase.split()[0].replace("\u2019", "'")
         label = phrase.endswith(":")
         needs = not label and (first in _INTENT_STARTS or first.endswith("ing"))
-        table[_key(phrase)] = _Phrase(phrase, needs, label)
-        words = [re.escape(w).replace("'", "['\u2019]").replace("\u2019", "['\u2019]") for w in phrase.split()]
+        table[_key(phrase)] = _Phrase(phrase, needs, label, first in _NEEDS_EXPLICIT, first.startswith("blocked"),
+                                      first.endswith(("ed", "chose", "chosen", "went")))
+        words = [re.sub("['\u2019]", "['\u2019]", re.escape(w)) for w in phrase.split()]
         body = r"\s+".join(words)
         tail = "" if label else r"(?![\w\-])"
         parts.append(body + tail)
@@ -213,11 +240,22 @@ def detect(text: str, rules: Rules = DEFAULT_RULES) -> list[Found]:
         for s_start, s_end in _sentences(masked):
             sentence = masked[s_start:s_end]
             question = sentence.rstrip().rstrip("\"')]").endswith("?")
-            for c_start, c_end in _clauses(masked, s_start, s_end):
+            clauses = _clauses(masked, s_start, s_end)
+            told = -1  # the clause an item of the one before took in
+            for index, (c_start, c_end) in enumerate(clauses):
+                if index == told:
+                    continue
                 for kind, compiled in (("decision", decisions), ("blocker", blockers)):
                     if compiled.pattern is None or question or counts[kind] >= MAX_PER_KIND:
                         continue
-                    item = _clause_item(text, masked, c_start, c_end, kind, compiled)  # type: ignore[arg-type]
+                    item = None
+                    if masked[c_end:c_end + 1] == ":" and index + 1 < len(clauses):
+                        # A clause ending in a colon is told more by the next ("Blocked on infra:
+                        # need a new bucket"): the item spans both.
+                        item = _clause_item(text, masked, c_start, clauses[index + 1][1], kind, compiled)  # type: ignore[arg-type]
+                        told = index + 1 if item is not None else told
+                    if item is None:
+                        item = _clause_item(text, masked, c_start, c_end, kind, compiled)  # type: ignore[arg-type]
                     if item is not None:
                         found.append(item)
                         counts[kind] += 1
@@ -297,13 +335,23 @@ def _clause_item(text: str, masked: str, a: int, b: int, kind: Kind, compiled: _
         near = _words(masked, max(a, part), m.start())
         if _negated(near) or any(w in _CONDITIONS for w in before) or (before[-1:] in (["be"], ["being"])):
             continue
-        if phrase.needs_subject and not _writer_is_subject(near):
+        if phrase.needs_subject and not _writer_is_subject(near, explicit=phrase.explicit):
+            continue
+        if kind == "blocker" and phrase.blocked and any(w in _EMBEDDING for w in near):
+            continue
+        if kind == "decision" and phrase.past and _a_thing_did_it(near):
+            continue
+        if _IDIOMS.match(masked, m.start()):
             continue
         if kind == "blocker" and _says_over(near + _words(masked, m.end(), b)):
             continue
         after = _words(masked, m.end(), min(b, m.end() + 40))
-        if after[:1] == ["yet"]:
+        if not after:
+            continue  # nothing decided or blocking is named
+        if after[:1] and (after[0] in (_NOTHING if phrase.label else _EMPTY_OBJECT) or after[:2] == ["the", "wrong"]):
             continue
+        if kind == "blocker" and phrase.needs_subject and not before and {"is", "was"} & set(after[:6]):
+            continue  # "Waiting for the build is the slowest part": the waiting is the subject
         return _item(text, a, b, kind, phrase.text, m.end())
     return None
 
@@ -319,9 +367,15 @@ def _says_over(words: list[str]) -> bool:
     return any(p in pairs for p in _OVER_PAIRS)
 
 
-def _writer_is_subject(before: list[str]) -> bool:
+def _writer_is_subject(before: list[str], explicit: bool = False) -> bool:
     rest = [w for w in before if w not in _FILLER]
-    return not rest or rest[-1] in _FIRST_PERSON
+    if not rest:
+        return not explicit
+    return rest[-1] in _FIRST_PERSON
+
+
+def _a_thing_did_it(before: list[str]) -> bool:
+    return len(before) >= 2 and before[-2] in _DETERMINERS and before[-1] not in _PEOPLE
 
 
 def _item(text: str, a: int, b: int, kind: Kind, trigger: str, phrase_end: int) -> Found:
