@@ -87,7 +87,8 @@ class Found:
 # --- words that change what a clause says --------------------------------------------------------
 
 _NEGATIONS = frozenset({
-    "not", "never", "no", "nobody", "nothing", "none", "neither", "nor", "without", "if", "whether", "unless", "once", "when",
+    "not", "never", "no", "nobody", "nothing", "none", "neither", "nor", "without", "if", "whether", "unless",
+    "once", "when",
     "who", "which", "whoever", "maybe", "might", "may", "should", "could", "would", "perhaps", "possibly",
     "undecided", "unsure", "tbd", "pending", "open", "until", "before", "while", "instead", "avoid", "stop",
     "lest", "hardly", "barely", "shouldn't", "wouldn't", "couldn't",

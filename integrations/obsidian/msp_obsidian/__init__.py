@@ -171,6 +171,12 @@ def msp_blocker(session: Session, blocker: Blocker, resolved: bool, event: Event
 
 
 @hookimpl
+def msp_item_retracted(session: Session, config: dict[str, Any]) -> list[FileWrite]:
+    """The item's session note (and the project and daily notes) again: the item struck through."""
+    return _common(_settings(config), session)
+
+
+@hookimpl
 def msp_session_close(session: Session, event: Event, config: dict[str, Any]) -> list[FileWrite]:
     s = _settings(config)
     out = _common(s, session)
