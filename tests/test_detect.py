@@ -166,6 +166,8 @@ def test_msp_update_prints_what_it_detected_and_retract_takes_it_back(project_di
     assert took.code == 0 and took.out.strip() == f"Retracted blocker {blocker}"
     context = _json(msp_cli, "context", "--format", "json")["context"]
     assert context["open_blockers"] == [] and [d["text"] for d in context["decisions"]] == ["Going with the outbox"]
+    shown = msp_cli("show", context["sessions"][0]["id"])
+    assert f"{blocker}: Waiting on legal for the window (open) [detected] [retracted]" in shown.out
     missing = msp_cli("retract", "nothing-like-it")
     assert missing.code == 1 and "ITEM_NOT_FOUND" not in missing.out and "no decision" in missing.err
 

@@ -352,13 +352,16 @@ def show(
             lines.append(f"Goal: {s.goal}")
         for u in s.updates:
             lines.append(f"  update   {u.text}" + (f" [{u.progress}%]" if u.progress is not None else ""))
+        def marks(item: Any) -> str:  # detected in an update, taken back with `msp retract`
+            return (" [detected]" if item.detected else "") + (" [retracted]" if item.is_retracted else "")
+
         for d in s.decisions:
-            lines.append(f"  decision {d.id}: {d.text}" + (f" (why: {d.rationale})" if d.rationale else ""))
+            lines.append(f"  decision {d.id}: {d.text}" + (f" (why: {d.rationale})" if d.rationale else "") + marks(d))
         for e in s.entities:
-            lines.append(f"  entity   {e.id}: {e.name}")
+            lines.append(f"  entity   {e.id}: {e.name}" + marks(e))
         for b in s.blockers:
             state = "open" if b.is_open else f"resolved: {b.solution or ''}"
-            lines.append(f"  blocker  {b.id}: {b.text} ({state})")
+            lines.append(f"  blocker  {b.id}: {b.text} ({state})" + marks(b))
         if s.summary:
             lines.append(f"Summary: {s.summary}")
         return {"ok": True, "session": s.model_dump(mode="json")}, "\n".join(lines)
