@@ -410,8 +410,9 @@ CONFIG_TEMPLATE = """\
 
 [detect]
 # enabled = true              # `msp update` records the decisions, blockers and entities it notices
-# decisions = ["decided", "chose", "going with", "will use"]   # phrases, whole words
-# blockers = ["blocked by", "waiting on", "stuck on"]         # an empty list turns a kind off
+# decisions, blockers: lists of phrases, matched as whole words outside code, quotes and URLs
+# (defaults: "decided", "chose", "going with", "will use", ...; "blocked by", "waiting on",
+# "stuck on", ...: see `msp config show`); an empty list turns that kind off.
 # entities = true             # file paths and `code` spans naming modules, classes, services
 
 # Integrations: one table each. Secrets are named, never written here:
