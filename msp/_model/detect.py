@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Literal
 
@@ -112,7 +112,7 @@ _PEOPLE = frozenset({
     "review", "council", "panel", "director", "cto", "ceo",
 })
 #: Idioms that hold a phrase but no decision or blocker.
-_IDIOMS = re.compile(r"going\s+with\s+the\s+flow|waiting\s+(?:on|for)\s+(?:a\s+)?coffee", re.I)
+_IDIOMS_ARGS = (r"going\s+with\s+the\s+flow|waiting\s+(?:on|for)\s+(?:a\s+)?coffee", re.I)
 #: Conditions: anywhere before the phrase in its clause ("If CI passes, going with X").
 _CONDITIONS = frozenset({"if", "unless", "whether", "once", "when", "whenever"})
 _OVER_PAIRS = (("no", "longer"), ("used", "to"), ("now", "unblocked"))
@@ -135,34 +135,34 @@ _NEEDS_EXPLICIT = frozenset({"will", "shall"})
 #: A phrase starting with one of these (or with an -ing form) needs the writer as its subject.
 _INTENT_STARTS = frozenset({"going", "will", "shall", "gonna", "stuck", "waiting"})
 
-_WORD = re.compile(r"[A-Za-z0-9_]+(?:['\u2019][A-Za-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
-_CLAUSE_CUT = re.compile(
+_WORD_ARGS = (r"[A-Za-z0-9_]+(?:['\u2019][A-Za-z]+)?")
+_SENTENCE_END_ARGS = (r"(?<=[.!?])[\"')\]]*\s+|\n+")
+_CLAUSE_CUT_ARGS = (
     r";\s*|\s+(?:but|though|although|however|whereas)\s+|\s+[\u2014\u2013]\s+|\s+-{1,2}\s+|,\s+(?:and|so)\s+",
     re.I,
 )
-_COLON = re.compile(r":\s+")
+_COLON_ARGS = (r":\s+")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "incl.", "cf.")
-_MASKS = re.compile(
+_MASKS_ARGS = (
     r"`[^`\n]*`"  # code spans
     r"|(?:https?|ftp|file)://\S+|www\.\S+"  # URLs
     r"|\"[^\"\n]{0,300}\""  # double quotes
     r"|\u201c[^\u201d\n]{0,300}\u201d"  # typographic double quotes
     r"|(?<![\w'\u2019])['\u2018][^'\u2018\u2019\n]{1,300}['\u2019](?![\w'\u2019])"  # single quotes, not apostrophes
 )
-_BECAUSE = re.compile(r"\s*,?\s+(?:because|since|as it|so that)\s+", re.I)
+_BECAUSE_ARGS = (r"\s*,?\s+(?:because|since|as it|so that)\s+", re.I)
 
 _EXTENSIONS = (
     "py|pyi|ts|tsx|js|jsx|mjs|cjs|go|rs|java|kt|kts|rb|php|cs|cpp|cc|hpp|swift|scala|sql|sh|bash|zsh|ps1|psm1|"
     "psd1|yaml|yml|toml|json|jsonl|md|rst|txt|ini|cfg|conf|xml|html|css|scss|tf|tfvars|proto|graphql|gql|lock|"
     "vue|svelte|dart|ex|exs|erl|hs|lua|ipynb|gradle|mk|cmake|csv|env|pem|dockerfile|c|h"
 )
-_PATH = re.compile(
+_PATH_ARGS = (
     r"(?<![\w/.@:\-])((?:\.{1,2}/|~/|/)?(?:[\w.][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r"))(?![\w/\-]|\.\w)"
 )
-_FILE_ONLY = re.compile(r"^(?:\.{1,2}/|~/|/)?(?:[\w][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r")$")
-_CODE_SPAN = re.compile(r"`([^`\n]{1,200})`")
-_TYPE_WORD = re.compile(
+_FILE_ONLY_ARGS = (r"^(?:\.{1,2}/|~/|/)?(?:[\w][\w.\-]*/)*[\w][\w.\-]*\.(?:" + _EXTENSIONS + r")$")
+_CODE_SPAN_ARGS = (r"`([^`\n]{1,200})`")
+_TYPE_WORD_ARGS = (
     r"\s+(module|package|library|lib|service|microservice|svc|server|worker|daemon|class|model|component|"
     r"crate|gem|endpoint|api)\b", re.I,
 )
@@ -172,16 +172,92 @@ _TYPE_OF_WORD = {
     "worker": "service", "daemon": "service", "endpoint": "service", "api": "service", "class": "class",
     "model": "class", "component": "class",
 }
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
-_CAMEL = re.compile(r"^_?[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$|^_?[A-Z]{2,}[a-z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)*$")
-_SERVICE = re.compile(
+_DOTTED_ARGS = (r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_CAMEL_ARGS = (r"^_?[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$|^_?[A-Z]{2,}[a-z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)*$")
+_SERVICE_ARGS = (
     r"^[a-z0-9]+(?:[-_][a-z0-9]+)*[-_](?:service|svc|api|server|worker|gateway|daemon|proxy|queue|consumer|"
     r"producer)$"
 )
-_IDENTIFIER = re.compile(r"^[A-Za-z_][\w.\-]*$")
+_IDENTIFIER_ARGS = (r"^[A-Za-z_][\w.\-]*$")
 _NOT_NAMES = frozenset({"self", "this", "cls", "true", "false", "none", "null", "nil", "undefined"})
 #: "Node.js" and friends: technologies named like files.
-_TECH_JS = re.compile(r"^[A-Z][A-Za-z0-9]*\.js$|^(?:node|vue|next|nuxt|express|d3|three|chart|ember)\.js$", re.I)
+_TECH_JS_ARGS = (r"^[A-Z][A-Za-z0-9]*\.js$|^(?:node|vue|next|nuxt|express|d3|three|chart|ember)\.js$", re.I)
+
+
+def _make(args: str | tuple[str, int]) -> re.Pattern[str]:
+    return re.compile(args) if isinstance(args, str) else re.compile(*args)
+
+
+class _Shapes:
+    """The shape rules' patterns, each compiled on first use: a text without a code span or a
+    dot never compiles the entity patterns, and importing this module compiles nothing."""
+
+    @cached_property
+    def word(self) -> re.Pattern[str]:
+        return _make(_WORD_ARGS)
+
+    @cached_property
+    def sentence_end(self) -> re.Pattern[str]:
+        return _make(_SENTENCE_END_ARGS)
+
+    @cached_property
+    def clause_cut(self) -> re.Pattern[str]:
+        return _make(_CLAUSE_CUT_ARGS)
+
+    @cached_property
+    def colon(self) -> re.Pattern[str]:
+        return _make(_COLON_ARGS)
+
+    @cached_property
+    def masks(self) -> re.Pattern[str]:
+        return _make(_MASKS_ARGS)
+
+    @cached_property
+    def because(self) -> re.Pattern[str]:
+        return _make(_BECAUSE_ARGS)
+
+    @cached_property
+    def path(self) -> re.Pattern[str]:
+        return _make(_PATH_ARGS)
+
+    @cached_property
+    def file_only(self) -> re.Pattern[str]:
+        return _make(_FILE_ONLY_ARGS)
+
+    @cached_property
+    def code_span(self) -> re.Pattern[str]:
+        return _make(_CODE_SPAN_ARGS)
+
+    @cached_property
+    def type_word(self) -> re.Pattern[str]:
+        return _make(_TYPE_WORD_ARGS)
+
+    @cached_property
+    def dotted(self) -> re.Pattern[str]:
+        return _make(_DOTTED_ARGS)
+
+    @cached_property
+    def camel(self) -> re.Pattern[str]:
+        return _make(_CAMEL_ARGS)
+
+    @cached_property
+    def service(self) -> re.Pattern[str]:
+        return _make(_SERVICE_ARGS)
+
+    @cached_property
+    def identifier(self) -> re.Pattern[str]:
+        return _make(_IDENTIFIER_ARGS)
+
+    @cached_property
+    def tech_js(self) -> re.Pattern[str]:
+        return _make(_TECH_JS_ARGS)
+
+    @cached_property
+    def idioms(self) -> re.Pattern[str]:
+        return _make(_IDIOMS_ARGS)
+
+
+_RX = _Shapes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,15 +345,20 @@ def detect(text: str, rules: Rules = DEFAULT_RULES) -> list[Found]:
 # --- sentences and clauses ------------------------------------------------------------------
 
 
+_MAYBE_MASKED = frozenset("`\"'\u2018\u201c")
+
+
 def _mask(text: str) -> str:
     """``text`` with code spans, quotes and URLs blanked out (same length, so offsets hold)."""
-    return _MASKS.sub(lambda m: "\x01" * len(m.group(0)), text)
+    if not _MAYBE_MASKED.intersection(text) and "://" not in text and "www." not in text:
+        return text  # nothing to mask: the pattern need not even be compiled
+    return _RX.masks.sub(lambda m: "\x01" * len(m.group(0)), text)
 
 
 def _sentences(masked: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _SENTENCE_END.finditer(masked):
+    for m in _RX.sentence_end.finditer(masked):
         before = masked[start:m.start()].casefold()
         if "\n" not in m.group(0) and before.endswith(_ABBREVIATIONS):
             continue  # "e.g. Redis" goes on
@@ -292,7 +373,7 @@ def _sentences(masked: str) -> list[tuple[int, int]]:
 def _clauses(masked: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     at = start
-    for m in _CLAUSE_CUT.finditer(masked, start, end):
+    for m in _RX.clause_cut.finditer(masked, start, end):
         spans.append((at, m.start()))
         at = m.end()
     spans.append((at, end))
@@ -301,8 +382,8 @@ def _clauses(masked: str, start: int, end: int) -> list[tuple[int, int]]:
         # A colon ends a clause when two or more words come before it: "No luck today: stuck on
         # X" is two clauses; "Decision: use X" is one (a label).
         cut = a
-        for m in _COLON.finditer(masked, a, b):
-            if len(_WORD.findall(masked, cut, m.start())) >= 2:
+        for m in _RX.colon.finditer(masked, a, b):
+            if len(_RX.word.findall(masked, cut, m.start())) >= 2:
                 out.append((cut, m.start()))
                 cut = m.end()
         out.append((cut, b))
@@ -318,7 +399,7 @@ def _trim(masked: str, a: int, b: int) -> tuple[int, int]:
 
 
 def _words(masked: str, a: int, b: int) -> list[str]:
-    return [w.casefold().replace("\u2019", "'") for w in _WORD.findall(masked, a, b)]
+    return [w.casefold().replace("\u2019", "'") for w in _RX.word.findall(masked, a, b)]
 
 
 def _clause_item(text: str, masked: str, a: int, b: int, kind: Kind, compiled: _Compiled) -> Found | None:
@@ -342,7 +423,7 @@ def _clause_item(text: str, masked: str, a: int, b: int, kind: Kind, compiled: _
             continue
         if kind == "decision" and phrase.past and _a_thing_did_it(near):
             continue
-        if _IDIOMS.match(masked, m.start()):
+        if _RX.idioms.match(masked, m.start()):
             continue
         if kind == "blocker" and _says_over(near + _words(masked, m.end(), b)):
             continue
@@ -384,8 +465,8 @@ def _item(text: str, a: int, b: int, kind: Kind, trigger: str, phrase_end: int) 
     if kind == "decision":
         # A reason follows what was decided: "because" before the phrase is not one.
         local = _mask(text[a:b])
-        m = _BECAUSE.search(local, phrase_end - a)
-        if m is not None and _WORD.search(local, phrase_end - a, m.start()):
+        m = _RX.because.search(local, phrase_end - a)
+        if m is not None and _RX.word.search(local, phrase_end - a, m.start()):
             reason = text[a + m.end():b].strip().rstrip(".") or None
             rationale = reason
             b = a + m.start()
@@ -411,16 +492,19 @@ def _entities(text: str, masked: str) -> list[Found]:
             seen.add(item.text)
             found.append(item)
 
-    for m in _CODE_SPAN.finditer(text):
-        item = _code_entity(text, m)
-        if item is not None:
-            add(item)
+    if "`" in text:
+        for m in _RX.code_span.finditer(text):
+            item = _code_entity(text, m)
+            if item is not None:
+                add(item)
+    if "." not in text:
+        return found  # a path has an extension
     # Paths written outside code spans (inside them they were seen above).
-    code_blanked = _CODE_SPAN.sub(lambda m: "\x01" * len(m.group(0)), text)
+    code_blanked = _RX.code_span.sub(lambda m: "\x01" * len(m.group(0)), text)
     urls_blanked = re.sub(r"(?:https?|ftp|file)://\S+|www\.\S+", lambda m: "\x01" * len(m.group(0)), code_blanked)
-    for m in _PATH.finditer(urls_blanked):
+    for m in _RX.path.finditer(urls_blanked):
         name = m.group(1)
-        if _TECH_JS.match(name) and "/" not in name:
+        if _RX.tech_js.match(name) and "/" not in name:
             continue
         add(Found("entity", name, m.start(1), m.end(1), "path", entity_type="file", path=name))
     return found
@@ -431,17 +515,17 @@ def _code_entity(text: str, m: re.Match[str]) -> Found | None:
     if content != content.strip() or not content:
         return None
     start, end = m.start(), m.end()
-    if _FILE_ONLY.match(content) and not _TECH_JS.match(content):
+    if _RX.file_only.match(content) and not _RX.tech_js.match(content):
         return Found("entity", content, start, end, "code", entity_type="file", path=content)
-    if not _IDENTIFIER.match(content) or content.casefold() in _NOT_NAMES:
+    if not _RX.identifier.match(content) or content.casefold() in _NOT_NAMES:
         return None
-    word = _TYPE_WORD.match(text, end)
+    word = _RX.type_word.match(text, end)
     typed = _TYPE_OF_WORD[word.group(1).casefold()] if word is not None else None
-    if _SERVICE.match(content):
+    if _RX.service.match(content):
         kind = "service"
-    elif _DOTTED.match(content) and content.split(".")[0].casefold() not in _NOT_NAMES:
+    elif _RX.dotted.match(content) and content.split(".")[0].casefold() not in _NOT_NAMES:
         kind = typed or "module"
-    elif _CAMEL.match(content):
+    elif _RX.camel.match(content):
         kind = typed or "class"
     elif typed is not None and not content.isupper() and not content[0].isdigit():
         kind = typed
