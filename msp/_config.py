@@ -15,9 +15,9 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from msp.errors import ConfigError, ProjectNotFound
 
@@ -97,6 +97,39 @@ class DispatchConfig(_Section):
     )
 
 
+def _phrases(value: list[str]) -> list[str]:
+    for phrase in value:
+        if not phrase.strip():
+            raise ValueError("a phrase must not be empty or only whitespace")
+        if "\n" in phrase or "\x00" in phrase:
+            raise ValueError(f"a phrase is one line of text (got {phrase!r})")
+    return value
+
+
+Phrases = Annotated[list[Annotated[str, Field(max_length=60)]], Field(max_length=100), AfterValidator(_phrases)]
+
+
+class DetectConfig(_Section):
+    """What `msp update` notices in its text and records as its own items (msp/_model/detect.py)."""
+
+    enabled: bool = Field(True, description="Look for decisions, blockers and entities in update text.")
+    decisions: Phrases = Field(
+        default_factory=lambda: list(_default_phrases("decisions")),
+        description="Phrases that mark a decision, matched as whole words (an empty list: none).",
+    )
+    blockers: Phrases = Field(
+        default_factory=lambda: list(_default_phrases("blockers")),
+        description="Phrases that mark a blocker, matched as whole words (an empty list: none).",
+    )
+    entities: bool = Field(True, description="Record file paths and `code` spans naming modules, classes, services.")
+
+
+def _default_phrases(kind: str) -> tuple[str, ...]:
+    from msp._model import detect
+
+    return detect.DEFAULT_DECISIONS if kind == "decisions" else detect.DEFAULT_BLOCKERS
+
+
 class MspConfig(_Section):
     project: ProjectConfig = Field(default_factory=ProjectConfig)
     session: SessionConfig = Field(default_factory=SessionConfig)
@@ -104,6 +137,7 @@ class MspConfig(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
     integrations: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
@@ -262,6 +296,7 @@ def _cached(msp_dir: Path | None, key: str) -> MspConfig | None:
             logging=LoggingConfig.model_construct(**data["logging"]),
             plugins=PluginsConfig.model_construct(**data["plugins"]),
             dispatch=DispatchConfig.model_construct(**data["dispatch"]),
+            detect=DetectConfig.model_construct(**data["detect"]),
             integrations=data["integrations"],
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -387,6 +422,13 @@ CONFIG_TEMPLATE = """\
 # max_attempts = 8
 # backoff_base_s = 1.0
 # backoff_cap_s = 300.0
+
+[detect]
+# enabled = true              # `msp update` records the decisions, blockers and entities it notices
+# decisions, blockers: lists of phrases, matched as whole words outside code, quotes and URLs
+# (defaults: "decided", "chose", "going with", "will use", ...; "blocked by", "waiting on",
+# "stuck on", ...: see `msp config show`); an empty list turns that kind off.
+# entities = true             # file paths and `code` spans naming modules, classes, services
 
 # Integrations: one table each. Secrets are named, never written here:
 # [integrations.webhook]

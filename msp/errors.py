@@ -14,6 +14,7 @@ purpose; anything else reaching a user is a bug (the CLI reports it as ``INTERNA
     ├── SessionAlreadyActive      SESSION_ALREADY_ACTIVE  one session is active at a time
     ├── BlockerNotFound           BLOCKER_NOT_FOUND       no open blocker matches
     ├── AmbiguousBlocker          BLOCKER_AMBIGUOUS       more than one open blocker matches
+    ├── ItemNotFound              ITEM_NOT_FOUND          no decision, entity or blocker has that id
     ├── ConfigError               CONFIG_INVALID          a config key is wrong; the message names it
     ├── ProjectNotFound           PROJECT_NOT_FOUND       no ``.msp/`` here or above
     ├── PluginError               PLUGIN_ERROR            an integration cannot be loaded or run
@@ -38,6 +39,7 @@ __all__ = [
     "ConfigError",
     "DispatchBusy",
     "InvalidInput",
+    "ItemNotFound",
     "MissingCredential",
     "MspError",
     "PluginError",
@@ -99,6 +101,12 @@ class BlockerNotFound(MspError):
     """No open blocker matches the id, prefix or text given."""
 
     code = "BLOCKER_NOT_FOUND"
+
+
+class ItemNotFound(MspError):
+    """No decision, entity or blocker of the project has the id (or id part) given."""
+
+    code = "ITEM_NOT_FOUND"
 
 
 class AmbiguousBlocker(MspError):

@@ -65,7 +65,8 @@ def test_init_is_idempotent_and_keeps_an_edited_config(tmp_path: Path) -> None:
 
 def test_the_template_is_valid_and_every_commented_key_is_real(tmp_path: Path) -> None:
     text = CONFIG_TEMPLATE.format(name="demo")
-    assert tomllib.loads(text) == {"project": {}, "session": {}, "store": {}, "logging": {}, "dispatch": {}}
+    assert tomllib.loads(text) == {"project": {}, "session": {}, "store": {}, "logging": {}, "dispatch": {},
+                                      "detect": {}}
     # Uncomment every `# key = value` line in a core section: the result must validate, with
     # the values the template claims are the defaults.
     section = ""

@@ -21,20 +21,22 @@ from msp._store.sqlite import SqliteStore
 #: existing one, fails below until it is written here too: nothing goes missing by accident.
 ABSENT: dict[str, set[str]] = {
     # the session itself is what hooks get
-    "session_started": {"item", "view", "find", "joins", "resolves", "fold"},
-    "progress_updated": {"resolves", "fold"},
-    "decision_recorded": {"resolves", "fold"},
-    "entity_recorded": {"resolves", "fold"},
-    "blocker_raised": {"resolves", "fold"},
+    "session_started": {"item", "view", "find", "joins", "resolves", "retracts", "fold"},
+    "progress_updated": {"resolves", "retracts", "fold"},
+    "decision_recorded": {"resolves", "retracts", "fold"},
+    "entity_recorded": {"resolves", "retracts", "fold"},
+    "blocker_raised": {"resolves", "retracts", "fold"},
     # completes a blocker raised earlier, maybe in another session
-    "blocker_resolved": {"view", "joins"},
+    "blocker_resolved": {"view", "joins", "retracts"},
     # made by `msp recover`
-    "session_resumed": {"input", "hook", "item", "view", "find", "joins", "resolves", "fold"},
-    "session_closed": {"item", "view", "find", "joins", "resolves", "fold"},
+    "session_resumed": {"input", "hook", "item", "view", "find", "joins", "resolves", "retracts", "fold"},
+    "session_closed": {"item", "view", "find", "joins", "resolves", "retracts", "fold"},
+    # marks an item recorded earlier (`msp retract`), in the item's own session
+    "item_retracted": {"view", "joins", "resolves"},
     # sets the goal; its hook receives the goal it replaced
-    "goal_changed": {"view", "joins", "resolves", "fold"},
+    "goal_changed": {"view", "joins", "resolves", "retracts", "fold"},
 }
-OPTIONAL_PARTS = ("input", "hook", "item", "view", "find", "joins", "resolves", "fold")
+OPTIONAL_PARTS = ("input", "hook", "item", "view", "find", "joins", "resolves", "retracts", "fold")
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -68,7 +70,8 @@ def test_each_hook_call_matches_its_hookspec(name: str) -> None:
     kind = KINDS[name]
     spec = _hookspecs()[HOOKS_BY_EVENT[name]]
     documented = set(inspect.signature(spec).parameters) - {"config"}
-    passed = {"session", "event", *([kind.item] if kind.item else []), *kind.extra}
+    passed = {"session", "event", *([kind.item] if kind.item else []), *(["kind"] if kind.retracts else []),
+              *kind.extra}
     assert passed == documented
 
 
@@ -110,7 +113,7 @@ def _scripted(manager: SessionManager) -> tuple[str, str, str]:
     second = m().start({"goal": "second", "issue": "ENG-9", "progress": 20}).event.session_id
     m().update({"text": "u1", "progress": 40, "tags": ["t"]})
     m().decide({"text": "d", "rationale": "r", "alternatives": ["x"], "impact": "low", "category": "c"})
-    m().entity({"name": "n", "type": "module", "path": "p", "description": "desc"})
+    entity = m().entity({"name": "n", "type": "module", "path": "p", "description": "desc"}).event.data["id"]
     m().block({"text": "new blocker", "severity": "high"})
     m().resolve({"blocker": old, "solution": "reviewed"})
     m().end({"summary": "done", "progress": 60})
@@ -118,6 +121,7 @@ def _scripted(manager: SessionManager) -> tuple[str, str, str]:
     m().goal({"goal": "second, sharper"})
     m().update({"text": "u2"})
     m().end({})
+    m().retract({"item": entity, "reason": "typo"})  # after the close: in the item's own session
     assert first != second
     return first, second, old
 
@@ -150,7 +154,7 @@ def test_a_scripted_session_folds_through_the_registry_to_the_expected_view(
         decisions=[Decision(id=decision.data["id"], at=at[decision.id], text="d", rationale="r",
                             alternatives=["x"], impact="low", category="c")],
         entities=[Entity(id=entity.data["id"], at=at[entity.id], name="n", type="module", path="p",
-                         description="desc")],
+                         description="desc", retracted_at=T0 + timedelta(minutes=13), retraction="typo")],
         blockers=[Blocker(id=new_blocker.data["id"], at=at[new_blocker.id], text="new blocker",
                           severity="high", session_id=second)],
         resolved_elsewhere=[Blocker(id=old, at=raised[0].at, text="waiting on review", category="external",
@@ -211,4 +215,5 @@ def test_each_kind_words_its_confirmation(manager: SessionManager, store: Sqlite
         f"Changed the goal of session {second}",
         "Recorded update",
         f"Closed session {second}",
+        f"Retracted entity {e}",
     ]

@@ -33,7 +33,7 @@ def _signature(name: str) -> str:
 def test_the_spec_lists_every_moment_of_a_session_and_the_contributions() -> None:
     assert sorted([
         "msp_initialize", "msp_session_start", "msp_update", "msp_decision", "msp_entity",
-        "msp_blocker", "msp_goal_changed", "msp_session_close", "msp_export",
+        "msp_blocker", "msp_goal_changed", "msp_item_retracted", "msp_session_close", "msp_export",
         "msp_register_executors", "msp_register_commands", "msp_setup", "msp_doctor",
     ]) == HOOKS
 
@@ -201,6 +201,42 @@ def test_hook_msp_goal_changed(msp_run_session: Any) -> None:
     # The session closes with the new goal.
     (closed,) = _calls(rec, "msp_session_close")
     assert closed["session"].goal == "Ship the retry worker behind a flag"
+
+
+def test_hook_msp_item_retracted(tmp_path: Path) -> None:
+    """A retraction reaches the integration with the item marked and its kind, in the item's
+    own session even after it closed; the other hooks never hear of it."""
+    from msp import SessionManager
+    from msp._plugins.host import PluginHost
+    from msp._store.sqlite import SqliteStore
+
+    class Retractions:
+        name = "retractions"
+        config_schema: ClassVar[dict[str, Any]] = {"type": "object"}
+
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        @hookimpl
+        def msp_item_retracted(self, session: Any, item: Any, kind: str, event: Any) -> Any:
+            self.calls.append({"session": session, "item": item, "kind": kind, "event": event})
+            return HttpRequest(path="/retracted", json={"id": item.id, "kind": kind})
+
+    plugin = Retractions()
+    host = PluginHost()
+    host.add("retractions", plugin, {}, source="test")
+    store = SqliteStore(tmp_path / "msp.db")
+    manager = SessionManager(store, host, default_project="p")
+    manager.start({"project": "p"})
+    decision = manager.decide({"text": "Use an outbox"}).event.data["id"]
+    manager.end()
+    rec = manager.retract({"item": decision[2:], "reason": "typo"})
+    (call,) = plugin.calls
+    assert call["kind"] == "decision" and call["item"].id == decision and call["item"].is_retracted
+    assert call["item"].retraction == "typo" and call["session"].status == "closed"
+    assert call["event"].type == "item_retracted" and call["event"].session_id == call["session"].id
+    assert [a.json_body for a in rec.planned.objects] == [{"id": decision, "kind": "decision"}]
+    store.close()
 
 
 def test_hook_msp_session_close(msp_run_session: Any) -> None:

@@ -49,6 +49,7 @@ PUBLIC: dict[str, list[str]] = {
         "ConfigError",
         "DispatchBusy",
         "InvalidInput",
+        "ItemNotFound",
         "MissingCredential",
         "MspError",
         "PluginError",

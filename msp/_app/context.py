@@ -81,6 +81,7 @@ class Context:
                 source=self.source,
                 timeout_hours=project.config.session.timeout_hours,
                 engineer=self._engineer,
+                detect=detect_rules(project.config),
             )
         return self._manager
 
@@ -138,3 +139,13 @@ class Context:
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
+
+
+def detect_rules(config: Any) -> Any:
+    """The project's ``[detect]`` section as the detector's rules; None when it is off."""
+    section = config.detect
+    if not section.enabled:
+        return None
+    from msp._model.detect import Rules
+
+    return Rules(decisions=tuple(section.decisions), blockers=tuple(section.blockers), entities=section.entities)

@@ -100,4 +100,5 @@ def record_text(rec: Recorded, what: str) -> str:
             lines.append(json.dumps(shown, ensure_ascii=False, indent=2))
         return "\n".join(lines)
     suffix = f" ({counted(len(rec.planned.actions), 'action')} queued)" if rec.planned.actions else ""
-    return f"{what}{suffix}"
+    first, _, rest = what.partition("\n")  # the count goes with the first line, before detected items
+    return f"{first}{suffix}" + (f"\n{rest}" if rest else "")

@@ -200,14 +200,19 @@ def update(
     progress: Optional[str] = typer.Argument(None, help="Percent complete, 0-100."),  # noqa: UP045
     progress_opt: Optional[str] = typer.Option(None, "--progress", help="Percent complete, 0-100."),  # noqa: UP045
     tag: list[str] = typer.Option([], "--tag", "-t", help="A tag; repeat for more."),
+    no_detect: bool = typer.Option(
+        False, "--no-detect", help="Record only the update: skip noticing decisions, blockers and entities."
+    ),
     dry_run: bool = DryRunOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Record progress: `msp update TEXT 40`, or `msp update TEXT --progress 40`."""
+    """Record progress: `msp update TEXT 40`, or `msp update TEXT --progress 40`. Decisions,
+    blockers and entities the text names are recorded too (config [detect]); each is printed
+    with its id, for `msp retract ID`."""
     _recording(
         as_json, dry_run,
         lambda m: m.update({"text": _text_or_stdin(text), "progress": _progress(_one_of(progress, progress_opt)),
-                            "tags": tag}, dry_run=dry_run),
+                            "tags": tag}, dry_run=dry_run, detect=not no_detect),
     )
 
 
@@ -408,13 +413,16 @@ def show(
             lines.append(f"Goal: {s.goal}")
         for u in s.updates:
             lines.append(f"  update   {u.text}" + (f" [{u.progress}%]" if u.progress is not None else ""))
+        def marks(item: Any) -> str:  # detected in an update, taken back with `msp retract`
+            return (" [detected]" if item.detected else "") + (" [retracted]" if item.is_retracted else "")
+
         for d in s.decisions:
-            lines.append(f"  decision {d.id}: {d.text}" + (f" (why: {d.rationale})" if d.rationale else ""))
+            lines.append(f"  decision {d.id}: {d.text}" + (f" (why: {d.rationale})" if d.rationale else "") + marks(d))
         for e in s.entities:
-            lines.append(f"  entity   {e.id}: {e.name}")
+            lines.append(f"  entity   {e.id}: {e.name}" + marks(e))
         for b in s.blockers:
             state = "open" if b.is_open else f"resolved: {b.solution or ''}"
-            lines.append(f"  blocker  {b.id}: {b.text} ({state})")
+            lines.append(f"  blocker  {b.id}: {b.text} ({state})" + marks(b))
         if s.summary:
             lines.append(f"Summary: {s.summary}")
         return {"ok": True, "session": s.model_dump(mode="json")}, "\n".join(lines)
@@ -708,4 +716,15 @@ def main() -> None:
 # Command groups live in their own modules; importing them registers their commands on `app`.
 # They import only typer and msp's light modules at import time. (`msp mcp` is added by
 # msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import dispatch, git, goals, importer, plugins, report, store, store_copy, team_config  # noqa: E402, F401
+from msp._cli import (  # noqa: E402, F401
+    dispatch,
+    git,
+    goals,
+    importer,
+    plugins,
+    report,
+    retract,
+    store,
+    store_copy,
+    team_config,
+)

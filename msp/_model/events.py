@@ -34,6 +34,7 @@ from msp._model.models import (
     EventType,
     GoalInput,
     ResolveInput,
+    RetractInput,
     Session,
     StartInput,
     Update,
@@ -82,6 +83,10 @@ class EventKind(Generic[InputT]):
     joins: Collection | None
     #: The blocker id the event resolves (the store's blocker index); None when it resolves none.
     resolves: Callable[[Event], str] | None
+    #: The item the event takes back, as (kind, item id) with kind ``decision``, ``entity`` or
+    #: ``blocker``; None when it takes back none. A retracted blocker leaves the store's blocker
+    #: index of open blockers, and the hook receives the kind as ``kind``.
+    retracts: Callable[[Event], tuple[str, str]] | None
     #: What else the event does to the folded state; None when ``sets`` and ``joins`` say it all.
     fold: Fold | None
     #: Whether the hook receives the whole session (every update), not the recent window of
@@ -100,6 +105,8 @@ class EventKind(Generic[InputT]):
         kwargs: dict[str, Any] = {"session": session, "event": event}
         if self.item is not None and self.find is not None:
             kwargs[self.item] = self.find(session, event)
+        if self.retracts is not None:
+            kwargs["kind"] = self.retracts(event)[0]
         kwargs.update(self.extra)
         return kwargs
 
@@ -134,6 +141,7 @@ SESSION_STARTED: EventKind[StartInput] = EventKind(
     sets=_sets_started,
     joins=None,
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=None,
@@ -171,6 +179,7 @@ PROGRESS_UPDATED: EventKind[UpdateInput] = EventKind(
     sets=_sets_update,
     joins="updates",
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=update_view,
@@ -193,6 +202,8 @@ def decision_view(event: Event) -> Decision:
         alternatives=d.get("alternatives", []),
         impact=d.get("impact"),
         category=d.get("category"),
+        detected=d.get("detected", False),
+        from_update=d.get("from_update"),
     )
 
 
@@ -205,6 +216,7 @@ DECISION_RECORDED: EventKind[DecisionInput] = EventKind(
     sets=_sets_nothing,
     joins="decisions",
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=decision_view,
@@ -225,6 +237,8 @@ def entity_view(event: Event) -> Entity:
         type=d.get("type"),
         path=d.get("path"),
         description=d.get("description"),
+        detected=d.get("detected", False),
+        from_update=d.get("from_update"),
     )
 
 
@@ -237,6 +251,7 @@ ENTITY_RECORDED: EventKind[EntityInput] = EventKind(
     sets=_sets_nothing,
     joins="entities",
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=entity_view,
@@ -258,6 +273,8 @@ def blocker_view(event: Event) -> Blocker:
         category=d.get("category"),
         severity=d.get("severity"),
         session_id=event.session_id,
+        detected=d.get("detected", False),
+        from_update=d.get("from_update"),
     )
 
 
@@ -291,6 +308,7 @@ BLOCKER_RAISED: EventKind[BlockerInput] = EventKind(
     sets=_sets_nothing,
     joins="blockers",
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=blocker_view,
@@ -307,6 +325,7 @@ BLOCKER_RESOLVED: EventKind[ResolveInput] = EventKind(
     sets=_sets_nothing,
     joins=None,
     resolves=lambda e: str(e.data["blocker_id"]),
+    retracts=None,
     fold=_fold_blocker_resolved,
     whole=False,
     view=None,
@@ -343,6 +362,7 @@ SESSION_RESUMED: EventKind[BaseModel] = EventKind(
     sets=_sets_resumed,
     joins=None,
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=None,
@@ -359,6 +379,7 @@ SESSION_CLOSED: EventKind[EndInput] = EventKind(
     sets=_sets_closed,
     joins=None,
     resolves=None,
+    retracts=None,
     fold=None,
     # Close summaries (Linear, Slack, Jira, the whole Obsidian note) need every item.
     whole=True,
@@ -386,11 +407,66 @@ GOAL_CHANGED: EventKind[GoalInput] = EventKind(
     sets=_sets_goal,
     joins=None,
     resolves=None,
+    retracts=None,
     fold=None,
     whole=False,
     view=None,
     find=lambda s, e: e.data.get("previous"),
     said=lambda e: f"Changed the goal of session {e.session_id}",
+)
+
+
+# --- item_retracted ----------------------------------------------------------------------------
+
+#: The session list each kind of item is in, and the event that records it.
+RETRACTABLE: dict[str, tuple[Collection, EventType]] = {
+    "decision": ("decisions", "decision_recorded"),
+    "entity": ("entities", "entity_recorded"),
+    "blocker": ("blockers", "blocker_raised"),
+}
+
+
+def _retracted(item: Any, event: Event) -> Any:
+    return item.model_copy(update={"retracted_at": event.at, "retraction": event.data.get("reason")})
+
+
+def _fold_retracted(state: SessionFolder, event: Event, foreign: Mapping[str, Event] | None) -> None:
+    # The item stays in its list, marked: the lists' counts and positions never change, and a
+    # note or a summary can show what was taken back.
+    iid = event.data["item_id"]
+    listed = RETRACTABLE[event.data["kind"]][0]
+    if listed == "blockers":
+        if iid in state.blockers:
+            state.blockers[iid] = _retracted(state.blockers[iid], event)
+        return
+    items: list[Any] = getattr(state, listed)
+    for index, item in enumerate(items):
+        if item.id == iid:
+            items[index] = _retracted(item, event)
+
+
+def _find_retracted(session: Session, event: Event) -> Any:
+    listed = RETRACTABLE[event.data["kind"]][0]
+    return [x for x in getattr(session, listed) if x.id == event.data["item_id"]][-1]
+
+
+# Recorded in the session the item belongs to (which may be closed), so that session's fold
+# and projection are all it changes.
+ITEM_RETRACTED: EventKind[RetractInput] = EventKind(
+    name="item_retracted",
+    input=RetractInput,
+    hook="msp_item_retracted",
+    item="item",
+    extra={},
+    sets=_sets_nothing,
+    joins=None,
+    resolves=None,
+    retracts=lambda e: (str(e.data["kind"]), str(e.data["item_id"])),
+    fold=_fold_retracted,
+    whole=False,
+    view=None,
+    find=_find_retracted,
+    said=lambda e: f"Retracted {e.data['kind']} {e.data['item_id']}",
 )
 
 
@@ -400,7 +476,7 @@ KINDS: dict[str, EventKind[Any]] = {
     kind.name: kind
     for kind in (
         SESSION_STARTED, PROGRESS_UPDATED, DECISION_RECORDED, ENTITY_RECORDED,
-        BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_RESUMED, SESSION_CLOSED, GOAL_CHANGED,
+        BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_RESUMED, SESSION_CLOSED, GOAL_CHANGED, ITEM_RETRACTED,
     )
 }
 

@@ -146,6 +146,13 @@ class GoalInput(_Input):
     goal: Text = Field(description="What the session is meant to achieve from now on.")
 
 
+class RetractInput(_Input):
+    """Take back a decision, entity or blocker (a wrong detection, a mistyped item)."""
+
+    item: Text = Field(description="The item's id, or a unique part of it (any session of the project).")
+    reason: OptionalText = Field(None, description="Why it is taken back.")
+
+
 class EndInput(_Input):
     """End the active session."""
 
@@ -165,6 +172,7 @@ EventType = Literal[
     "session_resumed",
     "session_closed",
     "goal_changed",
+    "item_retracted",
 ]
 # What each type means (its input, hook, fold and item) is declared once, in msp._model.events.
 
@@ -236,7 +244,25 @@ class Update(_View):
     commit: Commit | None = None
 
 
-class Decision(_View):
+class _Item(_View):
+    """What decisions, entities and blockers share: where they came from, and whether they
+    were taken back."""
+
+    #: Noticed in an update's text (msp._model.detect), not recorded by its own command: an
+    #: integration may wait for the session's close before posting it.
+    detected: bool = False
+    #: The id of the update (its event) it was detected in.
+    from_update: str | None = None
+    #: When it was taken back (``msp retract``); None while it stands.
+    retracted_at: datetime | None = None
+    retraction: str | None = Field(None, description="Why it was taken back, when said.")
+
+    @property
+    def is_retracted(self) -> bool:
+        return self.retracted_at is not None
+
+
+class Decision(_Item):
     id: str
     at: datetime
     text: str
@@ -246,7 +272,7 @@ class Decision(_View):
     category: str | None = None
 
 
-class Entity(_View):
+class Entity(_Item):
     id: str
     at: datetime
     name: str
@@ -255,7 +281,7 @@ class Entity(_View):
     description: str | None = None
 
 
-class Blocker(_View):
+class Blocker(_Item):
     id: str
     at: datetime
     text: str
@@ -321,7 +347,7 @@ class Session(_View):
 
     @property
     def open_blockers(self) -> list[Blocker]:
-        return [b for b in self.blockers if b.is_open]
+        return [b for b in self.blockers if b.is_open and not b.is_retracted]
 
     @property
     def progress_delta(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from msp._model.events import (
     DECISION_RECORDED,
     ENTITY_RECORDED,
+    ITEM_RETRACTED,
     PROGRESS_UPDATED,
     SESSION_CLOSED,
     decision_view,
@@ -58,7 +59,11 @@ def build_context(store: Store, project: str | None, days: int, now: datetime, *
             sessions.append({**row.to_dict(), "duration_minutes": _minutes(row, now), "progress": span})
             if len(decisions) < MAX_DECISIONS:
                 wanted = MAX_DECISIONS - len(decisions)
-                for ev in tx.session_events(row.id, [DECISION_RECORDED.name], wanted, True):
+                # Items taken back (`msp retract`) are not recalled.
+                retracted = {e.data["item_id"] for e in tx.session_events(row.id, [ITEM_RETRACTED.name])}
+                for ev in tx.session_events(row.id, [DECISION_RECORDED.name], wanted + len(retracted), True):
+                    if ev.data["id"] in retracted or len(decisions) >= MAX_DECISIONS:
+                        continue
                     d = decision_view(ev)
                     decisions.append(
                         {

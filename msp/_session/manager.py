@@ -20,9 +20,11 @@ from msp._model.events import (
     DECISION_RECORDED,
     ENTITY_RECORDED,
     GOAL_CHANGED,
+    ITEM_RETRACTED,
     KINDS,
     PROGRESS_UPDATED,
     RECENT_UPDATES,
+    RETRACTABLE,
     SESSION_CLOSED,
     SESSION_RESUMED,
     SESSION_STARTED,
@@ -38,6 +40,7 @@ from msp._model.models import (
     Event,
     GoalInput,
     ResolveInput,
+    RetractInput,
     Session,
     Source,
     StartInput,
@@ -48,12 +51,14 @@ from msp.errors import (
     AmbiguousBlocker,
     BlockerNotFound,
     InvalidInput,
+    ItemNotFound,
     SessionAlreadyActive,
     SessionNotActive,
     SessionNotFound,
 )
 
 if TYPE_CHECKING:
+    from msp._model.detect import Found, Rules
     from msp._model.projection import SessionFolder
     from msp._plugins.host import PluginHost
 
@@ -99,6 +104,8 @@ class Recorded:
     item: dict[str, Any] = field(default_factory=dict)
     #: Warnings found after planning (an enabled integration that cannot deliver).
     notices: list[str] = field(default_factory=list)
+    #: The items noticed in an update's text, recorded as their own events in its transaction.
+    detected: list[Event] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -106,8 +113,19 @@ class Recorded:
 
     @property
     def said(self) -> str:
-        """The one line confirming what was recorded, as the event's kind words it."""
-        return KINDS[self.event.type].said(self.event)
+        """The line confirming what was recorded, as the event's kind words it; then a line
+        for each item detected in it."""
+        lines = [KINDS[self.event.type].said(self.event)]
+        for event in self.detected:
+            data = event.data
+            kind = {"decision_recorded": "decision", "blocker_raised": "blocker"}.get(event.type, "entity")
+            shown = data.get("text") or data.get("name") or ""
+            if kind == "entity" and data.get("type"):
+                kind = f"entity ({data['type']})"
+            lines.append(f"  detected {kind} {data['id']}: {shown}")
+        if self.detected:
+            lines.append("  (wrong? take one back with `msp retract ID`; `--no-detect` skips detection)")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +135,7 @@ class Recorded:
             "session": _row_dict(self.session) if self.session else None,
             "actions": [a.model_dump(mode="json", by_alias=True) for a in self.planned.objects],
             "warnings": self.warnings,
+            "detected": [e.to_dict() for e in self.detected],
         }
 
 
@@ -142,6 +161,7 @@ class SessionManager:
         timeout_hours: float = 12.0,
         clock: Callable[[], datetime] | None = None,
         engineer: Engineer | None = None,
+        detect: Rules | None = None,
     ) -> None:
         self.store = store
         self.plugins = plugins
@@ -149,6 +169,8 @@ class SessionManager:
         self.source: Source = source
         self.timeout_hours = timeout_hours
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: The rules :meth:`update` detects items with (msp._model.detect); None: it detects none.
+        self.detect_rules = detect
         #: A long-lived process (the Python API, the MCP server) keeps the fold of the session
         #: it records into and applies each new event to it; see :meth:`_hook_view`.
         self._hot: SessionFolder | None = None
@@ -198,12 +220,53 @@ class SessionManager:
 
         return self._record(build, dry_run)
 
-    def update(self, data: UpdateInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+    def update(self, data: UpdateInput | dict[str, Any], *, dry_run: bool = False, detect: bool = True) -> Recorded:
+        """Record progress; with detection rules (and ``detect``), also each decision, blocker
+        and entity its text names, as its own event in the same transaction, linked to the
+        update (``from_update``) and marked ``detected``."""
         inp = _input(PROGRESS_UPDATED, data)
         payload: dict[str, Any] = {"text": inp.text, "progress": inp.progress, "tags": list(inp.tags)}
         if inp.commit is not None:  # only then: a typed update's data stays as it always was
             payload["commit"] = inp.commit.model_dump()
-        return self._record_in_active(PROGRESS_UPDATED, payload, dry_run)
+        rules = self.detect_rules if detect else None
+        if rules is None:
+            return self._record_in_active(PROGRESS_UPDATED, payload, dry_run)
+        from msp._model.detect import detect as find
+
+        found = find(inp.text, rules)  # outside the write lock: pure, and the lock is shared
+
+        def build(tx: StoreWriter) -> list[Event]:
+            row = self._require_active(tx)
+            update = self._event(PROGRESS_UPDATED, row.id, row.project, self.clock(), payload)
+            return [update, *self._detected(tx, row, update, found)]
+
+        return self._record(build, dry_run)
+
+    def _detected(self, tx: StoreReader, row: SessionRow, update: Event, found: list[Found]) -> list[Event]:
+        known: set[str] = set()
+        if any(f.kind == "entity" for f in found):
+            # An entity already recorded in the session (or taken back there) is not recorded again.
+            known = {e.data.get("name", "") for e in tx.session_events(row.id, [ENTITY_RECORDED.name])}
+        events: list[Event] = []
+        link = {"detected": True, "from_update": update.id}
+        for f in found:
+            kind: EventKind[Any]
+            data: dict[str, Any]
+            if f.kind == "decision":
+                kind, data = DECISION_RECORDED, {
+                    "id": short_item_id("d"), "text": f.text, "rationale": f.rationale, "alternatives": [],
+                    "impact": None, "category": None}
+            elif f.kind == "blocker":
+                kind, data = BLOCKER_RAISED, {"id": short_item_id("b"), "text": f.text, "category": None,
+                                              "severity": None}
+            else:
+                if f.text in known:
+                    continue
+                known.add(f.text)
+                kind, data = ENTITY_RECORDED, {"id": short_item_id("e"), "name": f.text, "type": f.entity_type,
+                                               "path": f.path, "description": None}
+            events.append(self._event(kind, row.id, row.project, update.at, {**data, **link}))
+        return events
 
     def decide(self, data: DecisionInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
         inp = _input(DECISION_RECORDED, data)
@@ -224,11 +287,10 @@ class SessionManager:
         inp = _input(BLOCKER_RESOLVED, data)
 
         def build(tx: StoreWriter) -> Event:
-            active = tx.active_sessions()
-            # With no session active, the blocker is looked up in the default project and the
-            # resolution belongs to the session that raised it (closed or not): the work that
-            # unblocked it was not recorded anywhere else.
-            row = active[-1] if active else None
+            # The caller's own active session, as recording picks it. With none, the blocker is
+            # looked up in the default project and the resolution belongs to the session that
+            # raised it (closed or not): the work that unblocked it was not recorded elsewhere.
+            row = pick_active(tx.active_sessions(user=self.engineer.user), self.default_project)
             blocker = _match_blocker(tx, row.project if row else self.default_project, inp.blocker)
             if row is None:
                 row = tx.session_row(blocker.session_id)
@@ -248,6 +310,27 @@ class SessionManager:
             row = self._require_active(tx)
             return self._event(GOAL_CHANGED, row.id, row.project, self.clock(),
                                {"goal": inp.goal, "previous": row.goal})
+
+        return self._record(build, dry_run)
+
+    def retract(self, data: RetractInput | dict[str, Any], *, dry_run: bool = False) -> Recorded:
+        """Take back a decision, entity or blocker of the project (by id or a unique part of
+        it): a compensating event, recorded in the session the item belongs to, active or not."""
+        inp = _input(ITEM_RETRACTED, data)
+
+        def build(tx: StoreWriter) -> Event:
+            # The project of the caller's own active session (as recording picks it), else the default.
+            mine = pick_active(tx.active_sessions(user=self.engineer.user), self.default_project)
+            project = mine.project if mine is not None else self.default_project
+            found = _match_item(tx, project, inp.item.strip())
+            kind = next(k for k, (_, recorded) in RETRACTABLE.items() if recorded == found.type)
+            item_id = found.data["id"]
+            earlier = tx.session_events(found.session_id, [ITEM_RETRACTED.name])
+            if any(e.data.get("item_id") == item_id for e in earlier):
+                raise InvalidInput(f"{kind} {item_id} is already retracted", "nothing to take back")
+            payload = {"item_id": item_id, "kind": kind, "reason": inp.reason,
+                       "text": found.data.get("text") or found.data.get("name")}
+            return self._event(ITEM_RETRACTED, found.session_id, found.project, self.clock(), payload)
 
         return self._record(build, dry_run)
 
@@ -378,17 +461,29 @@ class SessionManager:
 
         return self._record(build, dry_run)
 
-    def _record(self, build: Callable[[StoreWriter], Event], dry_run: bool) -> Recorded:
+    def _record(self, build: Callable[[StoreWriter], Event | list[Event]], dry_run: bool) -> Recorded:
+        """Append what ``build`` makes (one event, or a command's events in order: an update
+        and the items detected in it), plan each through the integrations, and commit it all
+        with the actions and hook failures, in one transaction."""
+        self._planned += 1
         try:
             with self.store.write() as tx:
-                event = build(tx)
-                seq = tx.append(event)
-                event = Event(**{**event.__dict__, "seq": seq})
-                planned = self._plan(tx, event)
-                tx.add_actions(planned.actions)
-                if planned.failures:
-                    tx.add_hook_failures(planned.failures)
-                recorded = Recorded(event, tx.session_row(event.session_id), planned, dry_run)
+                built = build(tx)
+                stored: list[Event] = []
+                planned = PlanResult()
+                for event in built if isinstance(built, list) else [built]:
+                    seq = tx.append(event)
+                    event = Event(**{**event.__dict__, "seq": seq})
+                    plan = self._plan(tx, event)
+                    tx.add_actions(plan.actions)
+                    if plan.failures:
+                        tx.add_hook_failures(plan.failures)
+                    stored.append(event)
+                    planned.actions += plan.actions
+                    planned.failures += plan.failures
+                    planned.objects += plan.objects
+                first = stored[0]
+                recorded = Recorded(first, tx.session_row(first.session_id), planned, dry_run, detected=stored[1:])
                 if dry_run:
                     raise _DryRun(recorded)
         except _DryRun as rolled_back:
@@ -420,7 +515,6 @@ class SessionManager:
         projection (the latest updates only). A process that records again keeps the fold it
         made and applies each new event, as long as the store holds nothing it has not seen:
         the session's event count says so (another process's writes make it reload)."""
-        self._planned += 1
         hot = self._hot
         kind = KINDS.get(event.type)
         crosses = kind is not None and (kind.joins == "blockers" or kind.resolves is not None)
@@ -430,7 +524,7 @@ class SessionManager:
                 hot.apply(event)
                 return hot.view(recent)
         self._hot = None
-        if self._planned == 1:  # the first in this process: likely the only one
+        if self._planned <= 1:  # the first command in this process: likely the only one
             return tx.hook_session(event.session_id, recent)
         self._hot = tx.load_folder(event.session_id)
         return self._hot.view(recent)
@@ -510,6 +604,28 @@ def pick_active(rows: list[SessionRow], project: str) -> SessionRow | None:
     if here:
         return here[-1]
     return rows[0] if len(rows) == 1 else None
+
+
+def _match_item(tx: StoreReader, project: str, needle: str) -> Event:
+    """The recording event of the project's decision, entity or blocker whose id is ``needle``,
+    or the one whose id alone contains it (at least three characters)."""
+    types = [recorded for _, recorded in RETRACTABLE.values()]
+    if not needle:
+        raise InvalidInput("give the id of the item to take back", "ids are shown when items are recorded")
+    matches = tx.find_items(project, needle, types, limit=10) if len(needle) >= 3 else []
+    exact = [e for e in matches if e.data.get("id") == needle]
+    if exact:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ItemNotFound(
+            f"no decision, entity or blocker of project {project!r} has an id containing {needle!r}",
+            "give at least three characters of an id shown when the item was recorded "
+            "(`msp show` lists a session's items)",
+        )
+    listing = "; ".join(f"{e.data['id']}: {(e.data.get('text') or e.data.get('name') or '')[:50]}" for e in matches)
+    raise InvalidInput(f"{needle!r} matches {len(matches)} items", f"use one of the ids: {listing}")
 
 
 def _match_blocker(tx: StoreReader, project: str, needle: str) -> Any:

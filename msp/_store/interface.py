@@ -453,7 +453,9 @@ class StoreReader(Protocol):
         folding every event: one command costs the same however long the session. Equal to
         ``load_folder(session_id).view(recent)``."""
         ...
-    def open_blockers(self, project: str) -> list[OpenBlocker]: ...
+    def open_blockers(self, project: str) -> list[OpenBlocker]:
+        """The project's blockers neither resolved nor retracted, oldest first."""
+        ...
     def session_tallies(
         self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
     ) -> list[SessionTally]:
@@ -468,6 +470,9 @@ class StoreReader(Protocol):
         """The blockers open at some moment of ``[since, until)`` (raised before ``until``, not
         resolved before ``since``), in the order they were raised: one row per blocker, from the
         blocker index."""
+    def find_items(self, project: str, needle: str, types: Sequence[str], limit: int = 10) -> list[Event]:
+        """The project's events of ``types`` (the recording events of decisions, entities and
+        blockers) whose item id (``data.id``) contains ``needle`` as written, oldest first."""
         ...
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,

@@ -715,7 +715,7 @@ class PostgresAccess:
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._x(
             "SELECT id, session_id, text FROM blockers WHERE project = %s AND resolved_seq IS NULL "
-            "ORDER BY raised_seq",
+            "AND retracted_seq IS NULL ORDER BY raised_seq",
             (project,),
         )
         return [OpenBlocker(r["id"], r["session_id"], r["text"]) for r in rows]
@@ -770,6 +770,15 @@ class PostgresAccess:
         return [BlockerSpan(r["id"], r["project"], r["session_id"], parse_time(r["raised_at"]),
                             parse_time(r["resolved_at"]) if r["resolved_at"] else None, r["resolved_in"])
                 for r in rows]
+
+    def find_items(self, project: str, needle: str, types: Sequence[str], limit: int = 10) -> list[Event]:
+        # strpos, not LIKE: `%` and `_` in user text mean themselves.
+        rows = self._x(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE project = %s AND type = ANY(%s) "
+            "AND strpos(data::jsonb ->> 'id', %s) > 0 ORDER BY seq LIMIT %s",
+            (project, list(types), needle, limit),
+        )
+        return [_row_to_event(r) for r in rows]
 
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
@@ -848,6 +857,10 @@ class PostgresAccess:
             )
         if kind is not None and kind.resolves is not None:
             self._x("UPDATE blockers SET resolved_seq = %s WHERE id = %s", (seq, kind.resolves(event)))
+        if kind is not None and kind.retracts is not None:
+            taken, item_id = kind.retracts(event)
+            if taken == "blocker":
+                self._x("UPDATE blockers SET retracted_seq = %s WHERE id = %s", (seq, item_id))
         joins = session_state.joins(event)
         changed = session_state.changed_fields(event)  # as the state column holds them
         state: dict[str, Any] | None

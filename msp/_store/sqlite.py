@@ -198,6 +198,11 @@ MIGRATIONS: list[str] = [
         pushed_at TEXT NOT NULL
     );
     """,
+    # 8: a blocker taken back (`msp retract`, event item_retracted) leaves the index of open
+    # blockers: ``retracted_seq`` is that event's position, NULL while the blocker stands.
+    """
+    ALTER TABLE blockers ADD COLUMN retracted_seq INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -845,7 +850,7 @@ class SqliteAccess:
     def open_blockers(self, project: str) -> list[OpenBlocker]:
         rows = self._db.execute(
             "SELECT id, session_id, text FROM blockers WHERE project = ? AND resolved_seq IS NULL "
-            "ORDER BY raised_seq",
+            "AND retracted_seq IS NULL ORDER BY raised_seq",
             (project,),
         )
         return [OpenBlocker(r["id"], r["session_id"], r["text"]) for r in rows]
@@ -898,6 +903,16 @@ class SqliteAccess:
         return [BlockerSpan(r["id"], r["project"], r["session_id"], parse_time(r["raised_at"]),
                             parse_time(r["resolved_at"]) if r["resolved_at"] else None, r["resolved_in"])
                 for r in rows]
+
+    def find_items(self, project: str, needle: str, types: Sequence[str], limit: int = 10) -> list[Event]:
+        # instr, not LIKE: `%` and `_` in user text mean themselves.
+        marks = ",".join("?" * len(types))
+        rows = self._db.execute(
+            f"SELECT * FROM events WHERE project = ? AND type IN ({marks}) "
+            "AND instr(json_extract(data, '$.id'), ?) > 0 ORDER BY seq LIMIT ?",
+            [project, *types, needle, limit],
+        )
+        return [_row_to_event(r) for r in rows]
 
     def events_since(
         self, after_seq: int = 0, session_id: str | None = None, since: datetime | None = None,
@@ -977,6 +992,10 @@ class SqliteAccess:
             )
         if kind is not None and kind.resolves is not None:
             self._db.execute("UPDATE blockers SET resolved_seq = ? WHERE id = ?", (seq, kind.resolves(event)))
+        if kind is not None and kind.retracts is not None:
+            taken, item_id = kind.retracts(event)
+            if taken == "blocker":
+                self._db.execute("UPDATE blockers SET retracted_seq = ? WHERE id = ?", (seq, item_id))
         joins = session_state.joins(event)
         # Whether the session has a row, and a state in it: known when the row was read earlier
         # in this transaction, else asked (without reading the state's text, which grows).

@@ -96,6 +96,21 @@ def msp_goal_changed(session: Any, previous: Any, event: Any, config: dict[str, 
 
 
 @hookspec
+def msp_item_retracted(session: Any, item: Any, kind: str, event: Any, config: dict[str, Any]) -> Any:
+    """A decision, entity or blocker was taken back (``msp retract``): a wrong detection or a
+    mistyped item. Nothing is deleted; the item stays in its session, marked retracted.
+
+    :param session: the session the item belongs to (it may be closed), as it stands after
+        the retraction.
+    :param item: :class:`msp.Decision`, :class:`msp.Entity` or :class:`msp.Blocker`, with
+        ``retracted_at`` set and ``retraction`` the reason given (or ``None``).
+    :param kind: ``"decision"``, ``"entity"`` or ``"blocker"``.
+    :return: actions undoing what the integration made of the item (mark a node, strike a
+        line), a list of them, or ``None``.
+    """
+
+
+@hookspec
 def msp_session_close(session: Any, event: Any, config: dict[str, Any]) -> Any:
     """The session was closed (``msp end``, or ``msp recover --close``).
 

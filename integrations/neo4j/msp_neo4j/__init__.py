@@ -132,6 +132,11 @@ def msp_blocker(blocker: Any, resolved: bool) -> list[CypherQuery]:
 
 
 @hookimpl
+def msp_item_retracted(item: Any, kind: str) -> list[CypherQuery]:
+    return _graph.item_retracted(item, kind)
+
+
+@hookimpl
 def msp_session_close(session: Any, event: Any) -> list[CypherQuery]:
     return _graph.session_closed(session, event.seq)
 
@@ -191,6 +196,7 @@ class Neo4jIntegration:
     msp_decision = staticmethod(msp_decision)
     msp_entity = staticmethod(msp_entity)
     msp_blocker = staticmethod(msp_blocker)
+    msp_item_retracted = staticmethod(msp_item_retracted)
     msp_session_close = staticmethod(msp_session_close)
     msp_export = staticmethod(msp_export)
     msp_setup = staticmethod(msp_setup)

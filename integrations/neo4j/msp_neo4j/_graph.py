@@ -163,10 +163,19 @@ MATCH (a:Entity {id: r.from})
 MATCH (b:Entity {id: r.to})
 MERGE (a)-[:RELATES_TO]->(b)"""
 
+# A retracted item (`msp retract`) keeps its node, marked: the label is a constant per kind.
+RETRACTED = {
+    kind: f"""\
+UNWIND $rows AS r
+MERGE (n:{label} {{id: r.id}})
+SET n += r.props"""
+    for kind, label in (("decision", "Decision"), ("entity", "Entity"), ("blocker", "Blocker"))
+}
+
 #: Every statement, in the order a batch (export, replay) sends them.
 STATEMENTS = (
     SESSION_START, FOLLOWS_PREVIOUS, FOLLOWED_BY_NEXT, PROGRESS, COMMIT, DECISION, ENTITY, DECISION_RELATES,
-    ENTITY_RELATES, BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_CLOSE, PROJECT_STATE,
+    ENTITY_RELATES, BLOCKER_RAISED, BLOCKER_RESOLVED, SESSION_CLOSE, PROJECT_STATE, *RETRACTED.values(),
 )
 
 
@@ -290,6 +299,7 @@ def _decision_row(session_id: str, decision: Any) -> dict[str, Any]:
             "impact": decision.impact,
             "category": decision.category,
             **_at(decision.at),
+            **_item_marks(decision),
         },
         "alternatives": [
             {"id": alternative_id(decision.id, i),
@@ -310,6 +320,7 @@ def _entity_row(session_id: str, entity: Any) -> dict[str, Any]:
             "path": entity.path,
             "description": entity.description,
             **_at(entity.at),
+            **_item_marks(entity),
         },
     }
 
@@ -321,6 +332,7 @@ def _blocker_row(blocker: Any) -> dict[str, Any]:
         "category": blocker.category,
         "severity": blocker.severity,
         **_time("raised", blocker.at),
+        **_item_marks(blocker),
     }
     if blocker.resolved_at is not None:
         props.update(
@@ -372,6 +384,26 @@ def _names(text: str | None, entity: Any) -> bool:
 
 
 # --- hooks: one event's statements -------------------------------------------------------------
+
+
+def _item_marks(item: Any) -> dict[str, Any]:
+    """Whether an item was detected in an update's text, and taken back; only when it was, so
+    a node of an ordinary item carries no extra property."""
+    marks: dict[str, Any] = {}
+    if getattr(item, "detected", False):
+        marks.update(detected=True, from_update=item.from_update)
+    if getattr(item, "retracted_at", None) is not None:
+        marks.update(retracted=True, retraction=item.retraction, **_time("retracted", item.retracted_at))
+    return marks
+
+
+def item_retracted(item: Any, kind: str) -> list[CypherQuery]:
+    """Mark the item's node retracted (it stays in the graph, with its links)."""
+    statement = RETRACTED.get(kind)
+    if statement is None:
+        return []
+    props = {"retracted": True, "retraction": item.retraction, **_time("retracted", item.retracted_at)}
+    return [_q(statement, [{"id": item.id, "props": props}])]
 
 
 def _q(statement: str, rows: list[dict[str, Any]]) -> CypherQuery:

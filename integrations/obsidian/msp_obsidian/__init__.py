@@ -39,6 +39,7 @@ __all__ = [
     "msp_export",
     "msp_goal_changed",
     "msp_initialize",
+    "msp_item_retracted",
     "msp_session_close",
     "msp_session_start",
     "msp_update",
@@ -174,6 +175,12 @@ def msp_blocker(session: Session, blocker: Blocker, resolved: bool, event: Event
 @hookimpl
 def msp_goal_changed(session: Session, event: Event, config: dict[str, Any]) -> list[FileWrite]:
     """The notes that show the goal (the session's head, the project's and the day's lines)."""
+    return _common(_settings(config), session)
+
+
+@hookimpl
+def msp_item_retracted(session: Session, config: dict[str, Any]) -> list[FileWrite]:
+    """The item's session note (and the project and daily notes) again: the item struck through."""
     return _common(_settings(config), session)
 
 

@@ -241,10 +241,19 @@ def chart(s: Settings, session: Session) -> str:
     return f"```mermaid\n{body}\n```"
 
 
+def _marked(item: Any, shown: str) -> str:
+    """An item as listed: struck through once taken back (`msp retract`), with the reason;
+    ``detected`` when msp noticed it in an update's text rather than being told."""
+    if getattr(item, "retracted_at", None) is not None:
+        why = getattr(item, "retraction", None)
+        return f"~~{shown}~~ · retracted" + (f": {md.one_line(why)}" if why else "")
+    return shown + (" · detected" if getattr(item, "detected", False) else "")
+
+
 def _blocker_line(s: Settings, b: Blocker, session: Session, earlier: bool = False) -> str:
     mark = "x" if b.resolved_at else " "
     facts = _facts([("", b.category), ("", b.severity)])
-    line = f"- [{mark}] {md.one_line(b.text)}" + (f" · {facts}" if facts else "")
+    line = f"- [{mark}] {_marked(b, md.one_line(b.text))}" + (f" · {facts}" if facts else "")
     if earlier:
         line += " · raised in " + md.link(session_note(s, session.project, b.session_id), f"session {b.session_id}")
     if b.resolved_at:
@@ -352,7 +361,7 @@ def session_items(s: Settings, session: Session) -> str:
     out = ["## Decisions", ""]
     for d in session.decisions:
         facts = _facts([("", d.impact), ("", d.category)])
-        out.append(f"- {_adr_link(s, session.project, d)}" + (f" · {facts}" if facts else ""))
+        out.append(f"- {_marked(d, _adr_link(s, session.project, d))}" + (f" · {facts}" if facts else ""))
     if not session.decisions:
         out.append("_None._")
     out.append("")
@@ -364,7 +373,7 @@ def session_items(s: Settings, session: Session) -> str:
             continue
         seen.add(e.name)
         facts = _facts([("", e.type), ("", e.path)])
-        out.append(f"- {_entity_link(s, session.project, e.name)}" + (f" · {facts}" if facts else ""))
+        out.append(f"- {_marked(e, _entity_link(s, session.project, e.name))}" + (f" · {facts}" if facts else ""))
     if not session.entities:
         out.append("_None._")
     out.append("")

@@ -309,3 +309,34 @@ def test_a_blocker_resolved_in_a_later_session_stays_with_the_session_that_raise
     assert blocker["resolved_ms"] > blocker["raised_ms"]
     raised_by = graph.ro_query("MATCH (s:Session)-[:ENCOUNTERED_BLOCKER]->(:Blocker) RETURN s.id").result_set
     assert raised_by == [[first["id"]]]
+
+
+def test_detected_items_and_a_retraction_reach_the_graph(tmp_path: Path, falkordb_server: Any,
+                                                          graph: Any, graph_name: str) -> None:
+    """Items detected in an update carry ``detected`` and ``from_update``; a retracted one keeps
+    its node, marked ``retracted`` with the reason, after its session closed."""
+    from msp._model.detect import DEFAULT_RULES
+
+    root = _project(tmp_path, falkordb_server.port, graph_name)
+    ids: dict[str, str] = {}
+
+    def record_detected(manager: Any) -> None:
+        manager.detect_rules = DEFAULT_RULES
+        manager.start({"goal": "detect"})
+        rec = manager.update({"text": "Decided to use an outbox. Blocked by the legal review; see `LedgerService`."})
+        ids.update({e.type: e.data["id"] for e in rec.detected})
+        ids["update"] = rec.event.id
+        manager.end({})
+        manager.retract({"item": ids["blocker_raised"], "reason": "legal was done"})
+
+    assert plan(root, "neo4j", None, record_detected) > 0
+    report = drain(root)
+    assert report["dead"] == 0 and report["retried"] == 0, report
+    (decision,) = props(graph, "Decision")
+    assert decision["detected"] is True and decision["from_update"] == ids["update"]
+    assert "retracted" not in decision
+    (blocker,) = props(graph, "Blocker")
+    assert blocker["id"] == ids["blocker_raised"] and blocker["retracted"] is True
+    assert blocker["retraction"] == "legal was done" and blocker["retracted_ms"] > 0
+    (entity,) = props(graph, "Entity")
+    assert (entity["name"], entity["type"], entity["detected"]) == ("LedgerService", "class", True)

@@ -50,3 +50,22 @@ def test_config_validate_names_a_folder_outside_the_vault(msp_cli: Any, project_
     assert r.code != 0
     assert "adr_folder" in r.err and "'../../outside'" in r.err and "'..'" in r.err
     assert "Traceback" not in r.err
+
+
+def test_detected_items_are_marked_and_a_retracted_one_struck_through(msp_cli: Any, project_dir: Path) -> None:
+    vault = enable(project_dir)
+    assert msp_cli("start", "--goal", "Retry failed payments").code == 0
+    r = msp_cli("update", "Decided to use an outbox table. Blocked by the sandbox outage.", "--json")
+    assert r.code == 0, r.err
+    detected = {e["type"]: e["data"]["id"] for e in r.json()["detected"]}
+    assert set(detected) == {"decision_recorded", "blocker_raised"}
+    assert msp_cli("end", "--summary", "Done").code == 0
+    took = msp_cli("retract", detected["blocker_raised"], "--reason", "sandbox was fine")
+    assert took.code == 0, took.err
+    assert msp_cli("dispatch", "--json").json()["dead"] == 0
+    session = next(text for path, text in notes(vault).items() if "/sessions/" in path)
+    assert "~~Blocked by the sandbox outage~~ · retracted: sandbox was fine" in session
+    decisions = session.split("## Decisions", 1)[1].split("##", 1)[0]
+    (decision_line,) = [line for line in decisions.splitlines() if line.startswith("- ")]
+    assert "outbox" in decision_line and decision_line.endswith("· detected") and "~~" not in decision_line
+    assert "Resolve: Blocked by the sandbox outage" not in session  # no longer a next step
