@@ -146,7 +146,7 @@ def test_a_scripted_session_folds_through_the_registry_to_the_expected_view(
     expected = Session(
         id=second, project="proj", status="closed", goal="second, sharper", issue="ENG-9",
         started_at=T0 + timedelta(minutes=3), ended_at=T0 + timedelta(minutes=13),
-        last_event_at=T0 + timedelta(minutes=13), start_progress=20, progress=60,
+        last_event_at=T0 + timedelta(minutes=14), start_progress=20, progress=60,
         summary=None, close_reason="ended", source="api", started_seq=events[0].seq, last_seq=events[-1].seq,
         user=manager.engineer.user, host=manager.engineer.host,
         updates=[Update(id=u1.id, at=at[u1.id], text="u1", progress=40, tags=["t"]),
@@ -154,7 +154,7 @@ def test_a_scripted_session_folds_through_the_registry_to_the_expected_view(
         decisions=[Decision(id=decision.data["id"], at=at[decision.id], text="d", rationale="r",
                             alternatives=["x"], impact="low", category="c")],
         entities=[Entity(id=entity.data["id"], at=at[entity.id], name="n", type="module", path="p",
-                         description="desc", retracted_at=T0 + timedelta(minutes=13), retraction="typo")],
+                         description="desc", retracted_at=T0 + timedelta(minutes=14), retraction="typo")],
         blockers=[Blocker(id=new_blocker.data["id"], at=at[new_blocker.id], text="new blocker",
                           severity="high", session_id=second)],
         resolved_elsewhere=[Blocker(id=old, at=raised[0].at, text="waiting on review", category="external",
