@@ -171,7 +171,8 @@ def _raw_sections(session: Any) -> list[tuple[str, list[_Raw]]]:
         for u in session.updates
     ]
     decisions = []
-    for d in session.decisions:
+    # Items taken back (`msp retract`) are not part of what the session did.
+    for d in (d for d in session.decisions if not d.is_retracted):
         details = []
         if d.rationale:
             details.append(Detail("Rationale", d.rationale))
@@ -182,6 +183,8 @@ def _raw_sections(session: Any) -> list[tuple[str, list[_Raw]]]:
         decisions.append(_Raw(d.text, None, details))
     blockers = []
     for b in [*session.blockers, *session.resolved_elsewhere]:
+        if b.is_retracted:
+            continue
         details = []
         if b.severity:
             details.append(Detail("Severity", b.severity))

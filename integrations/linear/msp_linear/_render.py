@@ -112,9 +112,10 @@ def close_comment(session: Session, *, max_items: int, item_chars: int) -> str:
         out.append(f"#### Updates ({len(session.updates):,})")
         out += _bullets([_update_line(session, u, item_chars) for u in session.updates], max_items, "updates")
         out.append("")
-    if session.decisions:
-        out.append(f"#### Decisions ({len(session.decisions):,})")
-        out += _bullets([_decision_line(d, item_chars) for d in session.decisions], max_items, "decisions")
+    decisions = [d for d in session.decisions if not d.is_retracted]  # taken back: not what it did
+    if decisions:
+        out.append(f"#### Decisions ({len(decisions):,})")
+        out += _bullets([_decision_line(d, item_chars) for d in decisions], max_items, "decisions")
         out.append("")
     open_blockers = session.open_blockers
     resolved = [b for b in (*session.blockers, *session.resolved_elsewhere) if not b.is_open]

@@ -81,21 +81,24 @@ def session_summary(session: Session, *, max_items: int, item_chars: int) -> dic
     """The close message: header, context, summary, counts, then updates, decisions, blockers."""
     resolved = [b for b in (*session.blockers, *session.resolved_elsewhere) if not b.is_open]
     open_blockers = session.open_blockers
+    # Items taken back (`msp retract`) are not part of what the session did.
+    decisions = [d for d in session.decisions if not d.is_retracted]
+    entities = [e for e in session.entities if not e.is_retracted]
     blocks: list[bk.Block] = [bk.header(f"Session closed: {title(session)}"), bk.context(_meta(session))]
     if session.summary and session.summary.strip():
         blocks.append(bk.section(bk.clip_mrkdwn(session.summary, bk.SECTION_TEXT)))
     blocks.append(bk.fields([
         ("Updates", f"{len(session.updates):,}"),
-        ("Decisions", f"{len(session.decisions):,}"),
-        ("Entities", f"{len(session.entities):,}"),
+        ("Decisions", f"{len(decisions):,}"),
+        ("Entities", f"{len(entities):,}"),
         ("Blockers", f"{len(open_blockers):,} open, {len(resolved):,} resolved"),
     ]))
     lists = [
         bk.list_sections(f"Updates ({len(session.updates):,})",
                          [_update_line(session, u, item_chars) for u in session.updates], "updates",
                          max_items=max_items, max_sections=_UPDATE_SECTIONS),
-        bk.list_sections(f"Decisions ({len(session.decisions):,})",
-                         [_decision_line(d, item_chars) for d in session.decisions], "decisions",
+        bk.list_sections(f"Decisions ({len(decisions):,})",
+                         [_decision_line(d, item_chars) for d in decisions], "decisions",
                          max_items=max_items, max_sections=_DECISION_SECTIONS),
         bk.list_sections(f"Open blockers ({len(open_blockers):,})",
                          [_blocker_line(b, item_chars) for b in open_blockers], "open blockers",
