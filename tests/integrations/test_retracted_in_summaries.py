@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from msp import SessionManager
-from msp._store.sqlite import SqliteStore
 from msp_jira._summary import _raw_sections
 from msp_linear._render import close_comment
 from msp_slack._messages import session_summary
+
+from msp import SessionManager
+from msp._store.sqlite import SqliteStore
 
 
 def _closed_session(tmp_path: Path) -> object:
