@@ -89,6 +89,8 @@ __all__ = [
     "msp_doctor",
     "msp_entity",
     "msp_export",
+    "msp_goal_changed",
+    "msp_item_retracted",
     "msp_register_commands",
     "msp_register_executors",
     "msp_session_close",
@@ -109,6 +111,11 @@ __all__ = [
 @hookimpl
 def msp_session_start(session: Any, event: Any) -> list[CypherQuery]:
     return _graph.session_started(session, event.seq)
+
+
+@hookimpl
+def msp_goal_changed(session: Any) -> list[CypherQuery]:
+    return _graph.goal_changed(session)
 
 
 @hookimpl
@@ -192,6 +199,7 @@ class Neo4jIntegration:
     name = name
     config_schema = config_schema
     msp_session_start = staticmethod(msp_session_start)
+    msp_goal_changed = staticmethod(msp_goal_changed)
     msp_update = staticmethod(msp_update)
     msp_decision = staticmethod(msp_decision)
     msp_entity = staticmethod(msp_entity)

@@ -420,6 +420,11 @@ def session_started(session: Any, seq: int | None = None) -> list[CypherQuery]:
     ]
 
 
+def goal_changed(session: Any) -> list[CypherQuery]:
+    """The session node's goal (and the rest of what it was started with) set again."""
+    return [_q(SESSION_START, [_start_row(session)])]
+
+
 def progress_recorded(session: Any, update: Any) -> list[CypherQuery]:
     actions = [_q(PROGRESS, [_progress_row(session.id, update)])]
     if getattr(update, "commit", None) is not None:

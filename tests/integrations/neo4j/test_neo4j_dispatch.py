@@ -340,3 +340,21 @@ def test_detected_items_and_a_retraction_reach_the_graph(tmp_path: Path, falkord
     assert blocker["retraction"] == "legal was done" and blocker["retracted_ms"] > 0
     (entity,) = props(graph, "Entity")
     assert (entity["name"], entity["type"], entity["detected"]) == ("LedgerService", "class", True)
+
+
+def test_a_changed_goal_reaches_the_session_node(tmp_path: Path, falkordb_server: Any,
+                                                 graph: Any, graph_name: str) -> None:
+    """`msp goal` mid-session sets the Session node's goal; the rest of the session stays."""
+    root = _project(tmp_path, falkordb_server.port, graph_name)
+
+    def record(manager: Any) -> None:
+        manager.start({"goal": "first goal", "issue": "ENG-1"})
+        manager.goal({"goal": "sharper goal"})
+        manager.update({"text": "on it", "progress": 30})
+
+    assert plan(root, "neo4j", None, record) > 0
+    report = drain(root)
+    assert report["dead"] == 0 and report["retried"] == 0, report
+    (session,) = props(graph, "Session")
+    assert (session["goal"], session["issue"]) == ("sharper goal", "ENG-1")
+    assert len(props(graph, "Progress")) == 1
