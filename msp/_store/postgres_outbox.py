@@ -395,9 +395,13 @@ class PostgresOutbox:
             sets += ", attempts = 0, offline_attempts = 0, window_start_ms = %s"
             params.append(now)
         rows = self._x(
-            f"UPDATE actions SET {sets} WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id",
+            f"UPDATE actions SET {sets} WHERE id = ANY(%s) AND status = ANY(%s) RETURNING id, integration",
             [*params, [int(i) for i in ids], list(rule.sources)],
-        )
+        ).fetchall()
+        if rule.to == "pending" and rows:
+            # Retried or approved by hand: due now, so sleeping workers are told as on queueing.
+            names = sorted({str(r["integration"]) for r in rows})
+            self._x("SELECT pg_notify(%s, i) FROM unnest(%s::text[]) AS i", (NOTIFY_CHANNEL, names))
         return sorted(int(r["id"]) for r in rows)
 
     def note_error(self, ids: Sequence[int], error: str, now: int) -> None:

@@ -77,3 +77,45 @@ def test_the_waker_wakes_when_actions_are_queued_and_times_out_otherwise(backend
     else:
         assert woken == set(), "a poll of the file cannot tell which integration"
     assert later == set()
+
+
+def test_an_action_retried_by_hand_wakes_the_waker(backend: Backend) -> None:
+    """`msp queue retry` / `approve` make an action due now: sleeping workers are told as when
+    it was queued (PostgreSQL: a NOTIFY naming the integration; SQLite: the commit is seen)."""
+    spec = backend.spec()
+    store = backend.open(spec)
+    writer = backend.open(spec)
+    with writer.write() as tx:
+        tx.add_actions([planned("k1", integration="hook")])
+    with writer.read() as tx:
+        (action_id,) = tx.outbox.ids_with_status("pending")
+    with writer.write() as tx:
+        assert tx.outbox.set_status([action_id], "drop", 1) == [action_id]
+
+    async def scenario() -> tuple[set[str] | None, set[str] | None]:
+        waker = store.waker()
+        await waker.start()
+        try:
+            quiet = await waker.wait(0.3)
+
+            def retry() -> None:
+                time.sleep(0.2)
+                with writer.write() as tx:
+                    assert tx.outbox.set_status([action_id], "retry", 2) == [action_id]
+
+            thread = threading.Thread(target=retry)
+            thread.start()
+            woken = await waker.wait(60.0)
+            thread.join()
+            return quiet, woken
+        finally:
+            await waker.aclose()
+
+    try:
+        quiet, woken = asyncio.run(scenario())
+        notified = store.waker().notified
+    finally:
+        writer.close()
+        store.close()
+    assert quiet is None
+    assert woken == ({"hook"} if notified else set()), "the retry woke it"
