@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from msp._model.detect import DEFAULT_RULES, Rules, detect
+from msp._model.detect import DEFAULT_BLOCKERS, DEFAULT_DECISIONS, DEFAULT_RULES, Rules, detect, might_find
 
 
 def _kinds(text: str, rules: Rules = DEFAULT_RULES) -> list[tuple[str, str]]:
@@ -177,3 +177,31 @@ def test_detection_off_in_the_projects_config(project_dir: Path, msp_cli: Any) -
     config.write_text(config.read_text(encoding="utf-8") + "\n[detect]\nenabled = false\n", encoding="utf-8")
     msp_cli("start")
     assert _json(msp_cli, "update", "Decided to stop; blocked by x")["detected"] == []
+
+
+# --- the pre-check that spares most updates the detector ------------------------------------
+
+_PIECES = st.sampled_from([
+    *DEFAULT_DECISIONS, *DEFAULT_BLOCKERS, "Decided", "GOING  WITH", "waiting\ton", "we\u2019ll use", "stuck\non",
+    "the", "worker", "flow.", "src/app.py", "`LedgerService`", "e.g.", "v1.2", "blocked-accounts", "decisions",
+    "report", ":", ";", ",", "?", "'", "\"", "-", "\u00e9t\u00e9", "x.Y", "..", " ",
+])
+
+
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=8)), max_size=12).map(" ".join))
+@settings(max_examples=400, deadline=None)
+def test_the_pre_check_never_hides_a_find(text: str) -> None:
+    """Whenever the detector finds something, the pre-check said to look: skipping the
+    detector on its word loses nothing."""
+    for rules in (DEFAULT_RULES, Rules(entities=False), Rules(decisions=("settled on",), blockers=())):
+        if detect(text, rules):
+            assert might_find(text, rules), text
+
+
+def test_the_pre_check_spares_plain_updates() -> None:
+    assert not might_find("Mapped the charge flow, 40% there.", DEFAULT_RULES)
+    assert not might_find("updated the docs", Rules(decisions=(), blockers=(), entities=False))
+    assert might_find("Decided  to go with Postgres", DEFAULT_RULES)
+    assert might_find("see src/retry/worker.py", DEFAULT_RULES)
+    assert might_find("the `Ledger` class", DEFAULT_RULES)
+    assert might_find("d\u00e9cid\u00e9 rien", DEFAULT_RULES)  # not ASCII: always looked at

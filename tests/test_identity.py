@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import os
 import socket
+import types
 
 import pytest
 
@@ -32,7 +34,11 @@ def test_a_login_the_os_cannot_name_is_unknown(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.delenv("MSP_USER", raising=False)
     monkeypatch.setattr(getpass, "getuser", no_login)
-    monkeypatch.setattr(socket, "gethostname", lambda: "\x00")
+    monkeypatch.setattr(socket, "gethostname", lambda: "\x00")  # where there is no os.uname (Windows)
+    if hasattr(os, "uname"):
+        monkeypatch.setattr(os, "uname", lambda: types.SimpleNamespace(nodename="\x00"))
+    assert current_engineer() == Engineer("unknown", "unknown")
+    monkeypatch.delattr(os, "uname", raising=False)
     assert current_engineer() == Engineer("unknown", "unknown")
 
 

@@ -146,6 +146,6 @@ def detect_rules(config: Any) -> Any:
     section = config.detect
     if not section.enabled:
         return None
-    from msp._model.detect import Rules
+    from msp._model.detect_rules import Rules
 
     return Rules(decisions=tuple(section.decisions), blockers=tuple(section.blockers), entities=section.entities)

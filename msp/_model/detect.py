@@ -34,15 +34,12 @@ from functools import cached_property, lru_cache
 from itertools import pairwise
 from typing import Literal
 
-Kind = Literal["decision", "blocker", "entity"]
+# The rules and the cheap pre-check live apart, so a command builds them without this module.
+from msp._model.detect_rules import DEFAULT_BLOCKERS, DEFAULT_DECISIONS, DEFAULT_RULES, Rules, might_find
 
-DEFAULT_DECISIONS: tuple[str, ...] = (
-    "decided", "chose", "chosen", "going with", "went with", "will use", "we'll use", "opted for",
-    "settled on", "let's go with", "decision:",
-)
-DEFAULT_BLOCKERS: tuple[str, ...] = (
-    "blocked by", "blocked on", "waiting on", "waiting for", "stuck on", "blocker:",
-)
+__all__ = ["DEFAULT_BLOCKERS", "DEFAULT_DECISIONS", "DEFAULT_RULES", "Found", "Rules", "detect", "might_find"]
+
+Kind = Literal["decision", "blocker", "entity"]
 
 #: The longest text searched: an update is at most 65,536 characters (MAX_TEXT_CHARS); the
 #: bound keeps the cost linear and small whatever is passed in.
@@ -51,17 +48,6 @@ MAX_CHARS = 65_536
 MAX_PER_KIND = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """What to look for: the phrases of each kind (an empty tuple turns a kind off) and
-    whether to look for entities."""
-
-    decisions: tuple[str, ...] = DEFAULT_DECISIONS
-    blockers: tuple[str, ...] = DEFAULT_BLOCKERS
-    entities: bool = True
-
-
-DEFAULT_RULES = Rules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +458,8 @@ def _item(text: str, a: int, b: int, kind: Kind, trigger: str, phrase_end: int) 
             b = a + m.start()
             a, b = _trim(text, a, b)
     end = b
-    while end > a and text[end - 1] in ".!":
+    # Closing punctuation, however spaced ("... e.g. ."), so the item read alone ends the same.
+    while end > a and (text[end - 1] in ".!" or text[end - 1].isspace()):
         end -= 1
     a, end = _trim(text, a, end)
     if end <= a:

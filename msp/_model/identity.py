@@ -85,13 +85,16 @@ def _login() -> str:
 
 
 def _hostname() -> str:
-    import socket
-
+    # os.uname() is what socket.gethostname() reads on POSIX, without importing socket (a
+    # millisecond of every recording command); Windows has no uname.
     try:
-        name = socket.gethostname()
+        if hasattr(os, "uname"):
+            return _tidy(os.uname().nodename)
+        import socket
+
+        return _tidy(socket.gethostname())
     except OSError:
         return UNKNOWN
-    return _tidy(name)
 
 
 def _tidy(name: str) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from msp._model.detect_rules import might_find as _might_find
 from msp._model.events import (
     BLOCKER_RAISED,
     BLOCKER_RESOLVED,
@@ -58,7 +59,8 @@ from msp.errors import (
 )
 
 if TYPE_CHECKING:
-    from msp._model.detect import Found, Rules
+    from msp._model.detect import Found
+    from msp._model.detect_rules import Rules
     from msp._model.projection import SessionFolder
     from msp._plugins.host import PluginHost
 
@@ -229,7 +231,7 @@ class SessionManager:
         if inp.commit is not None:  # only then: a typed update's data stays as it always was
             payload["commit"] = inp.commit.model_dump()
         rules = self.detect_rules if detect else None
-        if rules is None:
+        if rules is None or not _might_find(inp.text, rules):
             return self._record_in_active(PROGRESS_UPDATED, payload, dry_run)
         from msp._model.detect import detect as find
 
