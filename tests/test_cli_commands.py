@@ -28,8 +28,9 @@ def _json(msp_cli: Any, *args: str, cwd: Path | None = None) -> dict[str, Any]:
 def _commands() -> dict[str, Any]:
     from typer.main import get_command
 
-    from msp._cli.main import app
+    from msp._cli.main import app, load_commands
 
+    load_commands()  # every command, as `msp --help` lists them
     found: dict[str, Any] = {}
 
     def walk(cmd: Any, path: list[str]) -> None:

@@ -622,6 +622,36 @@ def _only_the_invoked_command(argv: list[str]) -> None:
         app.registered_groups = groups
 
 
+#: The commands and groups registered by their own modules (importing one registers its
+#: commands on `app`), by name: a command line imports only the module of the command it runs,
+#: each of the others being a millisecond of import a one-line `msp update` never needs. (`msp
+#: mcp` is added by msp._main, above both front-ends: the CLI never imports the MCP server.)
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "dispatch": ("dispatch",), "queue": ("dispatch",),
+    "integrations": ("plugins",), "schema": ("plugins",), "plan": ("plugins",), "replay": ("plugins",),
+    "export": ("plugins",), "install": ("plugins",),
+    "store": ("store", "store_copy"), "config": ("team_config",),
+    "git": ("git",), "import": ("importer",), "report": ("report",), "retract": ("retract",), "goal": ("goals",),
+}
+
+
+def load_commands(argv: list[str] | None = None) -> None:
+    """Register the commands kept in their own modules: those ``argv`` runs, or all of them (no
+    ``argv``; help, a bare ``msp``, or a name that is not msp's own, so listings stay whole)."""
+    import importlib
+
+    argv = [] if argv is None else argv
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    own = {c.name or _command_name(c) for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    if name is not None and not {"--help", "-h"} & set(argv[: argv.index(name)]) and (
+            name in COMMAND_MODULES or name in own):
+        modules: tuple[str, ...] = COMMAND_MODULES.get(name, ())
+    else:
+        modules = tuple(sorted({m for found in COMMAND_MODULES.values() for m in found}))
+    for module in modules:
+        importlib.import_module(f"msp._cli.{module}")
+
+
 def _command_name(info: Any) -> str:
     from typer.main import get_command_name
 
@@ -689,6 +719,7 @@ def main() -> None:
     # distribution's metadata, a sizeable share of a short command's start-up.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _skip_pydantic_plugin_discovery()
+    load_commands(sys.argv[1:])
     if not _core_command(sys.argv[1:]):
         _add_plugin_commands()
     _only_the_invoked_command(sys.argv[1:])
@@ -711,20 +742,3 @@ def main() -> None:
                                              "hint": f"see `{command} --help`"}}, "")
         raise SystemExit(usage_code) from None
     raise SystemExit(code if isinstance(code, int) else 0)
-
-
-# Command groups live in their own modules; importing them registers their commands on `app`.
-# They import only typer and msp's light modules at import time. (`msp mcp` is added by
-# msp._main, above both front-ends: the CLI never imports the MCP server.)
-from msp._cli import (  # noqa: E402, F401
-    dispatch,
-    git,
-    goals,
-    importer,
-    plugins,
-    report,
-    retract,
-    store,
-    store_copy,
-    team_config,
-)
