@@ -8,7 +8,7 @@ name no decision, blocker, code span or file, and their command pays nothing for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_DECISIONS: tuple[str, ...] = (
     "decided", "chose", "chosen", "going with", "went with", "will use", "we'll use", "opted for",
@@ -19,8 +19,7 @@ DEFAULT_BLOCKERS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rules:
+class Rules(NamedTuple):
     """What to look for: the phrases of each kind (an empty tuple turns a kind off) and
     whether to look for entities."""
 

@@ -13,7 +13,7 @@ belongs to whoever asks, as it did when a store held one engineer's work.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from msp.errors import ConfigError
 
@@ -25,8 +25,7 @@ MAX_NAME = 128
 UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Engineer:
+class Engineer(NamedTuple):
     user: str
     host: str
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # kept light: the dispatcher imports this module without pydantic
     from msp._model.models import Event, Session
@@ -74,8 +74,7 @@ class SessionRow:
         }
 
 
-@dataclass(frozen=True)
-class SessionTally:
+class SessionTally(NamedTuple):
     """A session's row with how many items each of its lists holds (``updates``,
     ``decisions``, ``entities``, ``blockers``), from the stored projection: what a report
     aggregates without reading the session's events."""
@@ -84,8 +83,7 @@ class SessionTally:
     counts: dict[str, int]
 
 
-@dataclass(frozen=True)
-class BlockerSpan:
+class BlockerSpan(NamedTuple):
     """When a blocker was raised and, if it was, resolved (and in which session)."""
 
     id: str
@@ -180,8 +178,7 @@ class ActionRow:
         return self.window_start_ms if self.window_start_ms is not None else self.created_ms
 
 
-@dataclass(frozen=True)
-class TeamConfig:
+class TeamConfig(NamedTuple):
     """One revision of the integration sections a team keeps in its store (``msp config push``).
 
     ``sections`` maps an integration's name to its config section, never holding a secret
