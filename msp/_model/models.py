@@ -66,6 +66,13 @@ BlockerCategory = Literal["technical", "external", "resource"]
 Source = Literal["cli", "mcp", "api"]
 
 
+def _empty_list() -> list[Any]:
+    """A new empty list: the default of list fields. Not ``list`` itself: for a builtin, pydantic
+    reads the factory's signature from its text with ``tokenize``, about a millisecond a field
+    on every command that validates (``msp update``)."""
+    return []
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
@@ -93,7 +100,8 @@ class CommitInput(_Input):
     hash: CommitHash = Field(description="The commit's full object name.")
     subject: OptionalText = Field(None, description="The first line of its message.")
     files: list[Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(_no_nul)]] = Field(
-        default_factory=list, max_length=10_000, description="Paths the commit changed, relative to the repository."
+        default_factory=_empty_list, max_length=10_000,
+        description="Paths the commit changed, relative to the repository.",
     )
 
 
@@ -102,7 +110,7 @@ class UpdateInput(_Input):
 
     text: Text = Field(description="What happened.")
     progress: Progress | None = Field(None, description="Percent complete after this update.")
-    tags: list[Label] = Field(default_factory=list, description="Free-form tags.")
+    tags: list[Label] = Field(default_factory=_empty_list, description="Free-form tags.")
     commit: CommitInput | None = Field(None, description="The git commit this update records, if any.")
 
 
@@ -111,7 +119,7 @@ class DecisionInput(_Input):
 
     text: Text = Field(description="What was decided.")
     rationale: OptionalText = Field(None, description="Why.")
-    alternatives: list[Text] = Field(default_factory=list, description="Options considered and not taken.")
+    alternatives: list[Text] = Field(default_factory=_empty_list, description="Options considered and not taken.")
     impact: Impact | None = Field(None, description="low, medium or high.")
     category: Label | None = Field(None, description="e.g. architecture, tooling.")
 
@@ -231,7 +239,7 @@ class _View(BaseModel):
 class Commit(_View):
     hash: str
     subject: str | None = None
-    files: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=_empty_list)
 
 
 class Update(_View):
@@ -239,7 +247,7 @@ class Update(_View):
     at: datetime
     text: str
     progress: int | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=_empty_list)
     #: The git commit the update records (``msp git``); None for a typed update.
     commit: Commit | None = None
 
@@ -267,7 +275,7 @@ class Decision(_Item):
     at: datetime
     text: str
     rationale: str | None = None
-    alternatives: list[str] = Field(default_factory=list)
+    alternatives: list[str] = Field(default_factory=_empty_list)
     impact: str | None = None
     category: str | None = None
 
@@ -330,12 +338,12 @@ class Session(_View):
         None, description="The store's position of the session's latest event. Positions strictly increase; times "
         "do not (two events may share a millisecond), so what was later is decided by these.",
     )
-    updates: list[Update] = Field(default_factory=list)
-    decisions: list[Decision] = Field(default_factory=list)
-    entities: list[Entity] = Field(default_factory=list)
-    blockers: list[Blocker] = Field(default_factory=list)
+    updates: list[Update] = Field(default_factory=_empty_list)
+    decisions: list[Decision] = Field(default_factory=_empty_list)
+    entities: list[Entity] = Field(default_factory=_empty_list)
+    blockers: list[Blocker] = Field(default_factory=_empty_list)
     resolved_elsewhere: list[Blocker] = Field(
-        default_factory=list, description="Blockers of earlier sessions resolved in this one."
+        default_factory=_empty_list, description="Blockers of earlier sessions resolved in this one."
     )
 
     @model_validator(mode="before")
