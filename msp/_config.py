@@ -574,12 +574,12 @@ def _check_integration_sections(sections: dict[str, Any]) -> None:
 
 #: A key whose value would be the secret itself (``token``, ``api_key``, ``signing_secret``...),
 #: as a whole word at the end of the key: ``issue_key`` and ``project_keys`` are not secrets.
-_SECRET_NAME = re.compile(
+_SECRET_NAME_PATTERN = (
     r"(?i)(^|[_.-])(token|passw(or)?d|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
     r"secret[_-]?key|client[_-]?secret|authori[sz]ation|credentials?|cookie)$"
 )
 #: Values that are credentials whatever their key: tokens of common services, key material, JWTs.
-_SECRET_SHAPE = re.compile(
+_SECRET_SHAPE_PATTERN = (
     r"(xox[abposr]-|gh[pousr]_[A-Za-z0-9]{20}|github_pat_|glpat-|lin_api_|sk-[A-Za-z0-9]{20}|AKIA[0-9A-Z]{16}|"
     r"-----BEGIN [A-Z ]*PRIVATE KEY|eyJ[A-Za-z0-9_-]{8,}\.eyJ)"
 )
@@ -607,8 +607,10 @@ def secrets_in(sections: dict[str, Any], prefix: str = "integrations") -> list[s
                 walk(v, f"{path}[{i}]", key, names_only)
             return
         named = key.endswith(("_env", "_keyring"))
-        if (not names_only and not named and _SECRET_NAME.search(key) and value not in (None, "", False)) or (
-                isinstance(value, str) and (redact(value) != value or _SECRET_SHAPE.search(value))):
+        # re.search compiles the patterns on first use (and caches them): only a push pays for them.
+        secret_key = not names_only and not named and re.search(_SECRET_NAME_PATTERN, key) is not None
+        if (secret_key and value not in (None, "", False)) or (
+                isinstance(value, str) and (redact(value) != value or re.search(_SECRET_SHAPE_PATTERN, value))):
             found.append(path)
 
     for name, section in sections.items():

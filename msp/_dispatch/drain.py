@@ -41,8 +41,9 @@ from msp._dispatch.registry import ExecutorUnavailable, Registry
 from msp._executors import BaseExecutor, ExecutionContext, Outcome
 from msp._logging import get_log, mask_secrets, redact, remember_secret
 from msp._secrets import MissingCredential
-from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update, Waker, WorkerRow
+from msp._store.interface import ActionRow, FollowUp, Lane, Outbox, Store, Update
 from msp._store.outbox_rules import clamp_delay_s, counts_attempt, delay_cap_s, now_ms
+from msp._store.worker_records import Waker, WorkerRow
 
 MAX_TEXT = 2000
 #: Outcomes are written at the latest this long after they are known (or FLUSH_BATCH of them).

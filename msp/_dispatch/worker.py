@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from msp._dispatch.drain import Dispatcher, DrainOptions, DrainReport, IntegrationInfo
-from msp._store.interface import WorkerRow
 from msp._store.outbox_rules import now_ms
+from msp._store.worker_records import WorkerRow
 
 if TYPE_CHECKING:
     from msp._config import Project

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 if TYPE_CHECKING:  # kept light: the dispatcher imports this module without pydantic
     from msp._model.models import Event, Session
     from msp._model.projection import SessionFolder
+    from msp._store.worker_records import Waker, WorkerRow
 
 #: What an action waits for or became. See docs/dispatch.md for each.
 Status = Literal["pending", "held", "in_flight", "done", "dead", "dropped", "superseded"]
@@ -229,50 +230,6 @@ class Update:
     status_code: int | None = None
     offline_attempts: int | None = None
     follow_ups: list[FollowUp] = field(default_factory=list)
-
-
-@dataclass
-class WorkerRow:
-    """A delivery worker as its heartbeats describe it (``msp dispatch --worker``).
-
-    ``id`` is the lease owner its claims carry; ``integrations`` are those it delivers;
-    ``delivered`` counts the actions it delivered since it started. ``stopped_ms`` is set when it
-    stopped cleanly; a worker killed outright just stops beating."""
-
-    id: str
-    host: str
-    pid: int
-    started_ms: int
-    last_beat_ms: int
-    integrations: list[str] = field(default_factory=list)
-    delivered: int = 0
-    stopped_ms: int | None = None
-
-
-class Waker(Protocol):
-    """What a worker sleeps on between claims: woken when actions may have been queued.
-
-    PostgreSQL: ``LISTEN`` on the outbox's channel (``add_actions`` notifies on commit).
-    SQLite: the database file is polled for a commit by any connection (``PRAGMA data_version``).
-    """
-
-    #: Whether being woken follows a notification (True) or a poll of the store (False).
-    notified: bool
-
-    async def start(self) -> None:
-        """Begin watching (before the worker's first look at the outbox)."""
-        ...
-
-    async def wait(self, timeout_s: float) -> set[str] | None:
-        """Sleep until woken or ``timeout_s`` passes. Returns the integrations named by the
-        wake-ups (empty when the backend cannot tell which), or None on time-out."""
-        ...
-
-    def take(self) -> set[str]:
-        """The integrations named by wake-ups that came in since the last call, without waiting."""
-        ...
-
-    async def aclose(self) -> None: ...
 
 
 class OutboxReader(Protocol):

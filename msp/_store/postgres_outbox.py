@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update, WorkerRow
+from msp._store.interface import ActionRow, FollowUp, Lane, PlannedAction, QueueOp, Update
 from msp._store.outbox_rules import (
     BLOCKING,
     QUEUE_OPS,
@@ -33,6 +33,7 @@ from msp._store.outbox_rules import (
     outcome_columns,
     supersedes,
 )
+from msp._store.worker_records import WorkerRow
 from msp.errors import ActionNotFound, InvalidInput
 
 if TYPE_CHECKING:

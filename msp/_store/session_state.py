@@ -102,7 +102,8 @@ def list_counts(counts_json: str | None) -> dict[str, int]:
     return _named_counts(json.loads(counts_json) if counts_json else {})
 
 
-_COUNTS_FIRST = re.compile(r'\{\s*"counts"\s*:\s*')
+#: Compiled by re on first use (a report's), not at import: every command imports this module.
+_COUNTS_FIRST = r'\{\s*"counts"\s*:\s*'
 _DECODER = json.JSONDecoder()
 
 
@@ -111,7 +112,7 @@ def state_counts(state: str) -> dict[str, int]:
     backend's in-place JSON edits keep their order), so ``counts`` comes first: only that object
     is decoded, not the folded fields (goal, summary) after it; a state written otherwise is
     decoded whole."""
-    first = _COUNTS_FIRST.match(state)
+    first = re.match(_COUNTS_FIRST, state)
     if first is not None:
         counts, _ = _DECODER.raw_decode(state, first.end())
     else:

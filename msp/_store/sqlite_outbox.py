@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msp._store.interface import (
     ActionRow,
@@ -20,7 +20,6 @@ from msp._store.interface import (
     PlannedAction,
     QueueOp,
     Update,
-    WorkerRow,
     iter_batches,
 )
 from msp._store.outbox_rules import (
@@ -38,6 +37,9 @@ from msp._store.outbox_rules import (
     outcome_columns,
     supersedes,
 )
+
+if TYPE_CHECKING:
+    from msp._store.worker_records import WorkerRow
 from msp.errors import ActionNotFound, InvalidInput
 
 _BLOCKING_SQL = ", ".join(f"'{s}'" for s in BLOCKING)  # our constants, never user text
@@ -78,6 +80,8 @@ class SqliteOutbox:
     # --- reads ---------------------------------------------------------------------------
 
     def workers(self, seen_since_ms: int = 0) -> list[WorkerRow]:
+        from msp._store.worker_records import WorkerRow  # here: only workers and status read them
+
         rows = self._db.execute(
             "SELECT id, host, pid, started_ms, last_beat_ms, integrations, delivered, stopped_ms FROM workers "
             "WHERE last_beat_ms >= ? ORDER BY last_beat_ms DESC, id", (seen_since_ms,),

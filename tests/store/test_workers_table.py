@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from msp._store.interface import WorkerRow
+from msp._store.worker_records import WorkerRow
 from tests.store.backends import Backend, planned
 
 
