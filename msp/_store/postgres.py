@@ -371,7 +371,7 @@ class PostgresStore:
                 try:
                     yield access
                     if access.started:
-                        conn.execute("COMMIT")
+                        access.commit()
                 except BaseException:
                     if access.started and not conn.broken:
                         conn.execute("ROLLBACK")
@@ -500,6 +500,16 @@ class ListenWaker:
             self._conn = None
 
 
+def _advanced(row: SessionRow, changed: dict[str, Any], at: str) -> SessionRow:
+    """``row`` as an append's UPDATE leaves it: the changed columns (times as the state holds
+    them, text), the event's time, one event more."""
+    import dataclasses
+
+    fields: dict[str, Any] = {c: (parse_time(v) if c in ("started_at", "ended_at") and v is not None else v)
+                              for c, v in changed.items()}
+    return dataclasses.replace(row, **fields, last_at=parse_time(at), event_count=row.event_count + 1)
+
+
 def _row_to_session(row: dict[str, Any]) -> SessionRow:
     return SessionRow(
         id=row["id"],
@@ -545,6 +555,9 @@ class PostgresAccess:
         self.started = False
         self._locked = False
         self._rows: dict[str, SessionRow] = {}
+        #: Writes whose results nobody reads (a session row's update after an append), sent with
+        #: the next statement or the COMMIT rather than in a round trip of their own.
+        self._deferred: list[tuple[bytes, list[Any]]] = []
         self.outbox = PostgresOutbox(self)
 
     # --- the transaction ------------------------------------------------------------------
@@ -555,10 +568,11 @@ class PostgresAccess:
         (in a write transaction)."""
         conn = self._conn
         lock = lock and self._mode == "write" and not self._locked
-        if self.started and not lock:
+        if self.started and not lock and not self._deferred:
             return conn.execute(query.encode(), params)
-        # BEGIN, the lock and the first statement in one round trip (a pipeline).
+        # BEGIN, the lock, deferred writes and this statement in one round trip (a pipeline).
         with conn.pipeline():
+            self._send_deferred()
             if not self.started:
                 self.started = True
                 conn.execute(b"BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY" if self._mode == "read" else b"BEGIN")
@@ -567,6 +581,20 @@ class PostgresAccess:
                 self._locked = True
             cur = conn.execute(query.encode(), params)
         return cur
+
+    def _send_deferred(self) -> None:
+        for query, params in self._deferred:
+            self._conn.execute(query, params)
+        self._deferred.clear()
+
+    def commit(self) -> None:
+        """COMMIT, with the deferred writes ahead of it in the same round trip."""
+        if not self._deferred:
+            self._conn.execute(b"COMMIT")
+            return
+        with self._conn.pipeline():
+            self._send_deferred()
+            self._conn.execute(b"COMMIT")
 
     def _x(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> psycopg.Cursor[dict[str, Any]]:
         # Everything but the outbox reads and writes under the append lock in a write
@@ -885,10 +913,21 @@ class PostgresAccess:
         # Column names come from our own tuple, never from event data.
         columns = [c for c in session_state.ROW_COLUMNS if c in changed]
         assignments = "".join(f'"{c}" = %s, ' for c in columns)  # quoted: "user" is a reserved word
+        values = [*(changed[c] for c in columns), session_state.encode_state(state), seq, at, event.session_id]
+        known = self._rows.get(event.session_id)
+        if found["known"] and known is not None:
+            # The row read in this transaction, advanced here as the UPDATE advances it: the
+            # UPDATE itself goes out with the next statement or the COMMIT (one round trip less
+            # per append; the append lock keeps the row ours until then).
+            self._rows[event.session_id] = _advanced(known, {c: changed[c] for c in columns}, at)
+            self._deferred.append((
+                f"UPDATE sessions SET {assignments}state = %s, last_seq = %s, last_at = %s, "
+                "event_count = event_count + 1 WHERE id = %s".encode(), values))
+            return seq
         updated = self._x(
             f"UPDATE sessions SET {assignments}state = %s, last_seq = %s, last_at = %s, "
             f"event_count = event_count + 1 WHERE id = %s RETURNING {_SESSION_COLUMNS}",
-            [*(changed[c] for c in columns), session_state.encode_state(state), seq, at, event.session_id],
+            values,
         ).fetchone()
         if updated is not None:
             self._rows[event.session_id] = _row_to_session(updated)

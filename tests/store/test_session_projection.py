@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from msp import hookimpl
-from msp._model.events import RECENT_UPDATES
+from msp._model.events import KINDS, RECENT_UPDATES
 from msp._model.models import Session
 from msp._plugins.host import build_host
 from msp._session.manager import SessionManager
@@ -187,3 +187,29 @@ def test_a_long_lived_manager_hands_hooks_the_same_session_as_one_manager_per_co
     # update's view (checked above) and the counts along the way.
     counts = [s.update_count for kind, s in hot_seen.calls if kind == "update"]
     assert counts == sorted(counts) and counts[-1] == RECENT_UPDATES + 21
+
+
+def test_a_session_row_read_after_appends_in_one_transaction_is_the_stored_one(backend: Backend) -> None:
+    """Within one write, the session row an append leaves (PostgreSQL sends its UPDATE with the
+    next statement or the COMMIT) is the row a later reader gets: fields, time, count."""
+    store = backend.open(backend.spec())
+    try:
+        clock = iter(T0 + timedelta(minutes=i) for i in range(10))
+        manager = SessionManager(store, None, default_project="p", clock=lambda: next(clock))
+        sid = manager.start({"goal": "rows", "issue": "ENG-1"}).event.session_id
+        manager.update({"text": "one", "progress": 30})
+        with store.write() as tx:
+            (row,) = tx.active_sessions(project="p")
+            event = manager._event(KINDS["session_closed"], sid, "p", T0 + timedelta(hours=1),
+                                   {"summary": "done", "progress": 55, "reason": "ended"})
+            tx.append(event)
+            in_tx = tx.session_row(sid)
+        with store.read() as tx:
+            stored = tx.session_row(sid)
+        assert in_tx is not None and stored is not None
+        assert in_tx == stored
+        assert (stored.status, stored.progress, stored.event_count, stored.ended_at) == (
+            "closed", 55, 3, T0 + timedelta(hours=1))
+        assert row.event_count == 2
+    finally:
+        store.close()
