@@ -166,3 +166,36 @@ def test_copying_into_a_team_store_without_a_schema_says_how_to_make_one(
     assert json.loads(migrated.out)["after"] == PG_VERSION
     copied = msp_cli("store", "copy", "--to-env", "NEW_TEAM_STORE", "--json")
     assert copied.code == 0 and json.loads(copied.out)["copied"] == 1
+
+
+def test_the_cli_draws_a_progress_bar_on_a_terminal(project_dir: Path, tmp_path: Path) -> None:
+    """With stderr a terminal (a pseudo-terminal here) the copy draws its bar there, ending full;
+    stdout keeps only the summary."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    msp = str(Path(sys.executable).with_name("msp"))
+    env = {**os.environ, "MSP_DIR": str(project_dir / ".msp")}
+    for args in (["start", "--goal", "bar"], ["update", "one", "10"], ["end"]):
+        assert subprocess.run([msp, *args], cwd=project_dir, env=env, capture_output=True, timeout=60).returncode == 0
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([msp, "store", "copy", "--to", str(tmp_path / "backup.db")], cwd=project_dir, env=env,
+                              stdout=subprocess.PIPE, stderr=follower, timeout=60)
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"copying events [" in drawn and b"3/3" in drawn, drawn
+    assert b"copying events" not in done.stdout and b"Copied 3 event(s)" in done.stdout
