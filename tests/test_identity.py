@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 import socket
 import types
 
@@ -33,7 +34,9 @@ def test_a_login_the_os_cannot_name_is_unknown(monkeypatch: pytest.MonkeyPatch) 
         raise KeyError("getpwuid(): uid not found: 1234")
 
     monkeypatch.delenv("MSP_USER", raising=False)
-    monkeypatch.setattr(getpass, "getuser", no_login)
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):  # what getpass.getuser() reads first
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda _uid: no_login())
     monkeypatch.setattr(socket, "gethostname", lambda: "\x00")  # where there is no os.uname (Windows)
     if hasattr(os, "uname"):
         monkeypatch.setattr(os, "uname", lambda: types.SimpleNamespace(nodename="\x00"))

@@ -8,7 +8,6 @@ Errors print what was wrong and what to do, exit non-zero, and show a traceback 
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -496,6 +495,8 @@ def recover(
                      + ("  (older than the timeout)" if stale else "") for r, stale in rows]
             return {"ok": True, "sessions": listing}, "\n".join(lines) or "No sessions are left active."
         if resume == close:
+            import shlex
+
             example = shlex.join(["msp", "recover", session, "--close"])
             raise InvalidInput("choose one of --resume or --close", f"e.g. `{example}`")
         rec = ctx.manager.recover(session, close=close)

@@ -74,13 +74,18 @@ def current_engineer() -> Engineer:
 
 
 def _login() -> str:
-    import getpass  # here, not at the top: only commands that record or compare ask
-
+    # What getpass.getuser() reads, in its order, without importing getpass (and termios with
+    # it): a share of every recording command's start-up.
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        name = os.environ.get(variable)
+        if name:
+            return _tidy(name)
     try:
-        name = getpass.getuser()
-    except Exception:  # no user name in some containers (no passwd entry, no LOGNAME)
+        import pwd
+
+        return _tidy(pwd.getpwuid(os.getuid()).pw_name)
+    except Exception:  # no passwd entry in some containers, no pwd on Windows
         return UNKNOWN
-    return _tidy(name)
 
 
 def _hostname() -> str:

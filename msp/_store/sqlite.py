@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import random
-import shlex
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msp._model.events import KINDS
 from msp._model.models import Event, Session, format_time, parse_time
@@ -36,9 +35,11 @@ from msp._store.interface import (
     SessionTally,
     TeamConfig,
 )
-from msp._store.sqlite_outbox import SqliteOutbox
 from msp.errors import StoreBusy as StoreBusy  # defined with the public tree; importable here too
 from msp.errors import StoreError
+
+if TYPE_CHECKING:
+    from msp._store.sqlite_outbox import SqliteOutbox
 
 #: Each entry migrates the schema from version ``index`` to ``index + 1``. Never edit a
 #: released entry: add a new one.
@@ -285,6 +286,8 @@ def _disk_nearly_full(folder: Path) -> bool:
 
 
 def _not_writable(path: Path, detail: str) -> StoreError:
+    import shlex  # here: only this error's hint quotes a path
+
     folder = path.parent
     me = "the user running msp"
     for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -697,7 +700,17 @@ class SqliteAccess:
         # Whether their projection state is there (a store older than it has none), read with
         # them, so append() need not ask again.
         self._has_state: dict[str, bool] = {}
-        self.outbox = SqliteOutbox(db)
+        self._outbox: SqliteOutbox | None = None
+
+    @property
+    def outbox(self) -> SqliteOutbox:
+        """The outbox in this transaction, made (and its module imported) on first use: a
+        command that plans no action, such as an update with no integration, never needs it."""
+        if self._outbox is None:
+            from msp._store.sqlite_outbox import SqliteOutbox
+
+            self._outbox = SqliteOutbox(self._db)
+        return self._outbox
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -1058,7 +1071,7 @@ class SqliteAccess:
 
     def add_actions(self, actions: Sequence[PlannedAction]) -> int:
         """Insert planned actions; an idempotency key already present is skipped."""
-        return self.outbox.add_actions(actions)
+        return self.outbox.add_actions(actions) if actions else 0
 
     def add_hook_failures(self, failures: Sequence[HookFailure]) -> None:
         from msp._logging import redact
