@@ -751,19 +751,7 @@ class PostgresAccess:
     def session_tallies(
         self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
     ) -> list[SessionTally]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if project is not None:
-            clauses.append("project = %s")
-            params.append(project)
-        if until is not None:
-            clauses.append("started_at < %s")
-            params.append(format_time(until))
-        if since is not None:
-            # last_at, not ended_at: a closed session's last event is its close or later.
-            clauses.append("(last_at >= %s OR status = 'active')")
-            params.append(format_time(since))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = session_state.window_where("sessions", "%s", since, until, project)
         rows = self._x(
             f"SELECT {_SESSION_COLUMNS}, (state::json -> 'counts')::text AS counts_json, state IS NULL AS no_state "
             f"FROM sessions {where} ORDER BY started_at, id", params,
@@ -778,18 +766,7 @@ class PostgresAccess:
     def blocker_spans(
         self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
     ) -> list[BlockerSpan]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if project is not None:
-            clauses.append("b.project = %s")
-            params.append(project)
-        if until is not None:
-            clauses.append("r.at < %s")
-            params.append(format_time(until))
-        if since is not None:
-            clauses.append("(x.seq IS NULL OR x.at >= %s)")
-            params.append(format_time(since))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = session_state.window_where("blockers", "%s", since, until, project)
         rows = self._x(
             "SELECT b.id, b.project, b.session_id, r.at AS raised_at, x.at AS resolved_at, "
             "x.session_id AS resolved_in FROM blockers b JOIN events r ON r.seq = b.raised_seq "

@@ -127,3 +127,27 @@ def _named_counts(found: dict[str, Any]) -> dict[str, int]:
 def folded_counts(folder: SessionFolder) -> dict[str, int]:
     """The list counts of a session folded from its events (a row from before the projection)."""
     return {name: len(getattr(folder, name)) for name in COLLECTIONS}
+
+
+# --- a report's window (msp/_report), as both backends filter it ------------------------------
+
+#: The conditions of each report read, by what they bound: ``{}`` stands for the backend's
+#: placeholder. Columns and SQL come from here only; the values go as parameters.
+_WINDOW_CONDITIONS = {
+    # last_at, not ended_at: a closed session's last event is its close or later.
+    "sessions": {"project": "project = {}", "until": "started_at < {}",
+                 "since": "(last_at >= {} OR status = 'active')"},
+    "blockers": {"project": "b.project = {}", "until": "r.at < {}", "since": "(x.seq IS NULL OR x.at >= {})"},
+}
+
+
+def window_where(read: str, mark: str, since: datetime | None, until: datetime | None,
+                 project: str | None) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty when unbounded) and its parameters of a report read
+    (``sessions`` or ``blockers``), with ``mark`` the backend's placeholder (``?``, ``%s``)."""
+    conditions = _WINDOW_CONDITIONS[read]
+    given = (("project", project), ("until", format_time(until) if until else None),
+             ("since", format_time(since) if since else None))
+    clauses = [conditions[name].format(mark) for name, value in given if value is not None]
+    params = [value for _name, value in given if value is not None]
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params

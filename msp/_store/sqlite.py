@@ -871,18 +871,7 @@ class SqliteAccess:
     def session_tallies(
         self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
     ) -> list[SessionTally]:
-        clauses, params = [], []
-        if project is not None:
-            clauses.append("project = ?")
-            params.append(project)
-        if until is not None:
-            clauses.append("started_at < ?")
-            params.append(format_time(until))
-        if since is not None:
-            # last_at, not ended_at: a closed session's last event is its close or later.
-            clauses.append("(last_at >= ? OR status = 'active')")
-            params.append(format_time(since))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = session_state.window_where("sessions", "?", since, until, project)
         # The state's text, its counts decoded in Python: SQLite's json_extract parses the whole
         # text on every call, several times slower here.
         rows = self._db.execute(f"SELECT {_ROW_FIELDS}, state FROM sessions {where} ORDER BY started_at, id",
@@ -897,17 +886,7 @@ class SqliteAccess:
     def blocker_spans(
         self, since: datetime | None = None, until: datetime | None = None, project: str | None = None
     ) -> list[BlockerSpan]:
-        clauses, params = [], []
-        if project is not None:
-            clauses.append("b.project = ?")
-            params.append(project)
-        if until is not None:
-            clauses.append("r.at < ?")
-            params.append(format_time(until))
-        if since is not None:
-            clauses.append("(x.seq IS NULL OR x.at >= ?)")
-            params.append(format_time(since))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = session_state.window_where("blockers", "?", since, until, project)
         rows = self._db.execute(
             "SELECT b.id, b.project, b.session_id, r.at AS raised_at, x.at AS resolved_at, "
             "x.session_id AS resolved_in FROM blockers b JOIN events r ON r.seq = b.raised_seq "
