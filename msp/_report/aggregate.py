@@ -95,8 +95,8 @@ def group_key(row: SessionRow, by: By) -> str:
         return row.project
     if by == "issue":
         return row.issue or NO_ISSUE
-    # Sessions carry their engineer once team mode records one; older rows have none.
-    return getattr(row, "user", None) or UNKNOWN_USER
+    # A session recorded before sessions had an engineer has none.
+    return row.user or UNKNOWN_USER
 
 
 def session_end(row: SessionRow, now: datetime, idle: timedelta) -> datetime:

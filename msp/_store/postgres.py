@@ -546,7 +546,7 @@ _SESSION_COLUMNS = ("id, project, status, started_at, ended_at, start_progress, 
 _EVENT_COLUMNS = "seq, id, type, session_id, project, at, source, data"
 
 
-class PostgresAccess:
+class PostgresAccess(session_state.SessionLoads):
     """Queries and appends inside one transaction (``BEGIN`` is sent with the first query)."""
 
     def __init__(self, conn: psycopg.Connection[dict[str, Any]], mode: Literal["read", "write"]) -> None:
@@ -680,18 +680,6 @@ class PostgresAccess:
             query += " LIMIT %s"
             params.append(limit)
         return [_row_to_event(r) for r in self._x(query, params)]
-
-    def load_session(self, session_id: str, upto_seq: int | None = None) -> Session:
-        return self.load_folder(session_id, upto_seq).view()
-
-    def load_folder(self, session_id: str, upto_seq: int | None = None) -> SessionFolder:
-        """The fold of a session's events, ready to take more (see SessionFolder)."""
-        events = self.session_events(session_id)
-        if upto_seq is not None:
-            events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
-        if not events:
-            raise KeyError(session_id)
-        return self._fold(session_id, events)
 
     def _fold(self, session_id: str, events: list[Event]) -> SessionFolder:
         """Fold ``events`` of one session, with the blocker resolutions other sessions hold."""

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from msp._model.events import COLLECTIONS, KINDS, Collection
 from msp._model.models import Event, Session, Update, format_time, parse_time
@@ -151,3 +151,28 @@ def window_where(read: str, mark: str, since: datetime | None, until: datetime |
     clauses = [conditions[name].format(mark) for name, value in given if value is not None]
     params = [value for _name, value in given if value is not None]
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+# --- a session read back, whatever the backend -----------------------------------------------
+
+
+class _Folding(Protocol):
+    def session_events(self, session_id: str) -> list[Event]: ...
+    def _fold(self, session_id: str, events: list[Event]) -> SessionFolder: ...
+
+
+class SessionLoads:
+    """``load_session`` and ``load_folder`` of a backend's transaction, over its own
+    ``session_events`` and ``_fold`` (the SQL differs; the reading does not)."""
+
+    def load_session(self: _Folding, session_id: str, upto_seq: int | None = None) -> Session:
+        return SessionLoads.load_folder(self, session_id, upto_seq).view()
+
+    def load_folder(self: _Folding, session_id: str, upto_seq: int | None = None) -> SessionFolder:
+        """The fold of a session's events, ready to take more (see SessionFolder)."""
+        events = self.session_events(session_id)
+        if upto_seq is not None:
+            events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
+        if not events:
+            raise KeyError(session_id)
+        return self._fold(session_id, events)

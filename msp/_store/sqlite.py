@@ -688,7 +688,7 @@ class FileWaker:
             self._db = None
 
 
-class SqliteAccess:
+class SqliteAccess(session_state.SessionLoads):
     """Queries and appends inside one transaction."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
@@ -800,18 +800,6 @@ class SqliteAccess:
             return []
         marks = ",".join("?" * len(ids))
         return [_row_to_event(r) for r in self._db.execute(sql.format(marks=marks), ids)]
-
-    def load_session(self, session_id: str, upto_seq: int | None = None) -> Session:
-        return self.load_folder(session_id, upto_seq).view()
-
-    def load_folder(self, session_id: str, upto_seq: int | None = None) -> SessionFolder:
-        """The fold of a session's events, ready to take more (see SessionFolder)."""
-        events = self.session_events(session_id)
-        if upto_seq is not None:
-            events = [e for e in events if e.seq is not None and e.seq <= upto_seq]
-        if not events:
-            raise KeyError(session_id)
-        return self._fold(session_id, events)
 
     def _fold(self, session_id: str, events: list[Event]) -> SessionFolder:
         """Fold ``events`` of one session, with the blocker resolutions other sessions hold."""
